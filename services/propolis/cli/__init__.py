@@ -1,0 +1,1 @@
+"""The ``propolis`` command line."""
