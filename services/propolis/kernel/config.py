@@ -1,0 +1,162 @@
+"""Typed configuration from environment variables and an optional TOML file.
+
+Precedence: defaults < TOML file (``PROPOLIS_CONFIG`` or an explicit path) < environment.
+Environment keys are ``PROPOLIS_<SECTION>__<KEY>`` (double underscore between levels), e.g.
+``PROPOLIS_NATS__URL=nats://127.0.0.1:4222`` or ``PROPOLIS_POLICY__BUNDLE=./policies``.
+Every value is validated by msgspec; an invalid one raises :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from propolis.kernel.errors import ConfigError
+
+ENV_PREFIX = "PROPOLIS_"
+
+
+class TLSConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Server TLS. ``client_ca_file`` set means mutual TLS: clients must present a cert it signed."""
+
+    cert_file: str = ""
+    key_file: str = ""
+    client_ca_file: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert_file and self.key_file)
+
+
+class GrpcConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    host: str = "127.0.0.1"
+    #: 0: the service's default port (``propolis.kernel.services``); -1: any free port.
+    port: int = 0
+    tls: TLSConfig = TLSConfig()
+    #: Seconds in-flight RPCs get to finish on shutdown.
+    shutdown_grace: float = 10.0
+    max_message_bytes: int = 8 * 1024 * 1024
+
+
+class NatsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Empty: start a private embedded nats-server with JetStream under the data dir.
+    url: str = ""
+    connect_timeout: float = 5.0
+    #: -1 reconnects forever.
+    max_reconnect_attempts: int = -1
+    reconnect_wait: float = 0.5
+    #: Embedded server port; 0 picks a free one.
+    embedded_port: int = 0
+
+
+class MetricsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    #: 0: the service's default metrics port; -1: any free port.
+    port: int = 0
+
+
+class PolicyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: ``embedded`` evaluates in-process; ``remote`` asks an external OPA over its REST API.
+    mode: Literal["embedded", "remote"] = "embedded"
+    #: A directory, an OPA bundle tarball (``.tar.gz``), or a Git URL/path (with ``ref``).
+    bundle: str = "policies"
+    #: Git only: branch, tag or commit id. Empty means the remote HEAD.
+    ref: str = ""
+    #: Git only: the bundle's folder inside the repository.
+    subdir: str = ""
+    #: Seconds between checks for a new revision; 0 disables polling.
+    poll_seconds: float = 0.0
+    #: Verification key: a PEM file path (RS*/ES*/PS*) or, for HS*, the shared secret itself.
+    verification_key: str = ""
+    verification_alg: str = "RS256"
+    verification_keyid: str = ""
+    verification_scope: str = ""
+    #: Largest accepted decision input, in bytes of JSON.
+    max_input_bytes: int = 1024 * 1024
+    #: Deepest accepted nesting of a decision input.
+    max_input_depth: int = 64
+    decision_log: bool = True
+    #: OPA-compatible REST Data API: 0 the service default (8181), -1 any free port.
+    rest_enabled: bool = True
+    rest_port: int = 0
+    rest_host: str = "127.0.0.1"
+    #: Remote mode: the external OPA's base URL, e.g. ``http://127.0.0.1:8181``.
+    remote_url: str = ""
+    remote_timeout: float = 2.0
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    data_dir: str = "var"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    grpc: GrpcConfig = GrpcConfig()
+    nats: NatsConfig = NatsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    policy: PolicyConfig = PolicyConfig()
+
+
+def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == "PROPOLIS_CONFIG":
+            continue
+        if key in ("PROPOLIS_TESTDATA",) or key.startswith("PROPOLIS_TEST_"):
+            continue  # test-suite knobs, not service configuration
+        parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__")]
+        node = tree
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"configuration key {key} conflicts with a value set for {part!r}")
+            node = child
+        node[parts[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _key_of(err: msgspec.ValidationError) -> str:
+    text = str(err)
+    if "`$." in text:
+        return text.split("`$.", 1)[1].split("`", 1)[0]
+    return ""
+
+
+def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load configuration; raise :class:`ConfigError` with the bad key on invalid input."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    toml_path = path or env.get("PROPOLIS_CONFIG") or ""
+    if toml_path:
+        p = Path(toml_path)
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file {p} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"configuration file {p} is not valid TOML: {exc}") from None
+    try:
+        env_tree = _env_tree(env)
+    except ConfigError:
+        raise
+    merged = _merge(raw, env_tree)
+    try:
+        # strict=False lets "8080" become 8080 and "true" become True for environment values.
+        return msgspec.convert(merged, type=Config, strict=False)
+    except msgspec.ValidationError as exc:
+        key = _key_of(exc)
+        where = f" (key {key}; environment PROPOLIS_{key.upper().replace('.', '__')})" if key else ""
+        raise ConfigError(f"invalid configuration{where}: {exc}") from None
