@@ -1,0 +1,3 @@
+from propolis.cli.main import main
+
+main()
