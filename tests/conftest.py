@@ -7,6 +7,7 @@ failure, not a skip.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -85,7 +86,7 @@ def write_demo_bundle(root: Path, version: int = 1, users: tuple[str, ...] = ("a
     (root / "propolis" / "demo").mkdir(parents=True, exist_ok=True)
     (root / "propolis" / "decision_points").mkdir(parents=True, exist_ok=True)
     (root / "propolis" / "demo" / "demo.rego").write_text(DEMO_REGO % version)
-    (root / "propolis" / "demo" / "data.json").write_text('{"users": %s}' % list(users).__repr__().replace("'", '"'))
+    (root / "propolis" / "demo" / "data.json").write_text(json.dumps({"users": list(users)}))
     (root / "propolis" / "decision_points" / "data.json").write_text(
         '{"demo": {"path": "propolis/demo/decision", "on_undefined": "deny", "on_error": "deny"},'
         ' "demo_open": {"path": "propolis/demo/missing", "on_undefined": "allow", "on_error": "allow"},'

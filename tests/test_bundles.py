@@ -9,11 +9,17 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from propolis.policy.adapters.regorus_engine import RegorusEngine
-from propolis.policy.adapters.sources import DirectorySource, GitSource, TarballSource, read_tarball, write_tarball
+from propolis.policy.adapters.sources import (
+    DirectorySource,
+    GitSource,
+    TarballSource,
+    read_tarball,
+    write_tarball,
+)
 from propolis.policy.domain.bundle import BundleLimits, build_bundle
 from propolis.policy.domain.errors import BundleError, CompileError
+
 from tests.conftest import POLICIES, git, write_demo_bundle
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from propolis.kernel import events
 from propolis.kernel.bus import Bus, BusError
 from propolis.kernel.config import NatsConfig

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from propolis.kernel.config import Config, load_config
 from propolis.kernel.errors import ConfigError
 

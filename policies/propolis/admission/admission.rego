@@ -191,11 +191,19 @@ deny contains msg if {
 	)
 }
 
+# Each distinct image reference parsed once per evaluation (a rule is evaluated once; a
+# function call is not cached), keyed by the reference itself.
+_refs[image] := ref if {
+	some c in containers
+	image := object.get(c.spec, "image", null)
+	ref := lib.parse_image(image)
+}
+
 # image_reference_invalid
 deny contains msg if {
 	some c in containers
 	image := object.get(c.spec, "image", null)
-	not lib.parse_image(image)
+	not _refs[image]
 	msg := sprintf(
 		"image_reference_invalid: %s of %s has image %v, which is not a valid image reference",
 		[c.label, workload, image],
@@ -224,7 +232,7 @@ else := "(the list is empty, so every image is denied)"
 deny contains msg if {
 	some c in containers
 	image := object.get(c.spec, "image", null)
-	ref := lib.parse_image(image)
+	ref := _refs[image]
 	not _registry_allowed(ref)
 	msg := sprintf(
 		"image_registry_not_allowed: %s of %s uses image '%s' from registry '%s', which is not in data.propolis.admission.allowed_registries %s",
@@ -236,7 +244,7 @@ deny contains msg if {
 deny contains msg if {
 	some c in containers
 	image := object.get(c.spec, "image", null)
-	ref := lib.parse_image(image)
+	ref := _refs[image]
 	ref.digest == ""
 	ref.tag == "latest"
 	msg := sprintf(
@@ -248,7 +256,7 @@ deny contains msg if {
 deny contains msg if {
 	some c in containers
 	image := object.get(c.spec, "image", null)
-	ref := lib.parse_image(image)
+	ref := _refs[image]
 	ref.digest == ""
 	ref.tag == ""
 	msg := sprintf(

@@ -31,7 +31,7 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML 
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"propolis: error: {message}", markup=False, highlight=False)
+    err.print(f"propolis: error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -201,7 +201,7 @@ def main() -> None:
     try:
         app()
     except PropolisError as exc:
-        err.print(f"propolis: error: {exc}", markup=False, highlight=False)
+        err.print(f"propolis: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -15,7 +15,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -60,7 +60,7 @@ def build_service(spec: ServiceSpec, cfg: Config) -> Service:
 class Running:
     """A started service; :meth:`stop` shuts it down in order. Used by :func:`run` and tests."""
 
-    def __init__(self, ctx: Context, service: Service, server: GrpcServer, metrics: object | None) -> None:
+    def __init__(self, ctx: Context, service: Service, server: GrpcServer, metrics: tuple[Any, Any] | None) -> None:
         self.ctx, self.service, self.server, self.metrics = ctx, service, server, metrics
 
     @property
@@ -73,9 +73,9 @@ class Running:
         if self.ctx.bus is not None:
             await self.ctx.bus.close()
         if self.metrics is not None:
-            (server, thread) = self.metrics  # type: ignore[misc]
-            server.shutdown()
-            server.server_close()
+            http_server = self.metrics[0]
+            http_server.shutdown()
+            http_server.server_close()
 
 
 async def start(name: str, cfg: Config, *, with_bus: bool = True, service: Service | None = None) -> Running:

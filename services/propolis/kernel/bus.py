@@ -64,7 +64,7 @@ class Bus:
     async def connect(self) -> Bus:
         if not self.url:
             self.embedded = EmbeddedNats(self.data_dir / "nats", port=self.cfg.embedded_port)
-            await asyncio.to_thread(self.embedded.start)
+            self.embedded.start()  # in this thread: the child is tied to it (see EmbeddedNats)
             self.url = self.embedded.url
 
         async def on_error(exc: Exception) -> None:

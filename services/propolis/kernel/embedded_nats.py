@@ -7,8 +7,10 @@ a system ``nats-server`` on PATH is the fallback.
 from __future__ import annotations
 
 import logging
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +44,19 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the process that started us dies, however it dies.
+
+    Linux ties this to the starting *thread*, so :meth:`EmbeddedNats.start` must be called
+    from a long-lived thread (the main thread or the event loop's), never a pool worker.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class EmbeddedNats:
     """Start with :meth:`start`, stop with :meth:`stop` (also usable as a context manager)."""
 
@@ -62,7 +77,8 @@ class EmbeddedNats:
         cmd = [binary, "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.store_dir),
                "-l", str(logfile)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+                                     stderr=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -223,11 +223,14 @@ class StreamSpec(msgspec.Struct, frozen=True, kw_only=True):
     description: str = ""
 
 
+PayloadType = type[Event]
+
+
 class EventSpec(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     subject: str
     stream: str
-    payload: type
+    payload: PayloadType
     producer: str
     consumers: list[str]
     description: str
@@ -253,7 +256,7 @@ STREAMS: dict[str, StreamSpec] = {
 }
 
 
-def _spec(type_: str, payload: type, producer: str, consumers: list[str], description: str,
+def _spec(type_: str, payload: type[Event], producer: str, consumers: list[str], description: str,
           subject: str | None = None) -> EventSpec:
     subject = subject or type_
     stream = next(s.name for s in STREAMS.values() if subject.startswith(s.subjects[0][:-1]))
@@ -303,7 +306,7 @@ CATALOGUE: dict[str, EventSpec] = {
     ]
 }
 
-_BY_PAYLOAD: dict[type, EventSpec] = {e.payload: e for e in CATALOGUE.values()}
+_BY_PAYLOAD: dict[type[Event], EventSpec] = {e.payload: e for e in CATALOGUE.values()}
 
 
 def now_rfc3339() -> str:

@@ -36,19 +36,19 @@ class PolicyService:
         p = cfg.policy
         self.manager: BundleManager | None = None
         self.remote: RemoteOPAEvaluator | None = None
+        limits = InputLimits(p.max_input_bytes, p.max_input_depth)
         if p.mode == "remote":
             if not p.remote_url:
                 raise ConfigError("policy.remote_url is required when policy.mode is 'remote'")
             self.remote = RemoteOPAEvaluator(p.remote_url, timeout=p.remote_timeout)
-            self.pdp = DecisionPoints(self.remote, self.remote.points, InputLimits(p.max_input_bytes, p.max_input_depth))
+            self.pdp = DecisionPoints(self.remote, self.remote.points, limits)
         else:
             key = (VerificationKey.from_config(p.verification_key, p.verification_alg, p.verification_keyid,
                                                p.verification_scope) if p.verification_key else None)
             src = source_for(p.bundle, ref=p.ref, subdir=p.subdir, data_dir=Path(cfg.data_dir))
             self.manager = BundleManager(src, RegorusEngine(), key, on_activated=self._activated,
                                          on_rejected=self._rejected)
-            self.pdp = DecisionPoints(self.manager, self.manager.points,
-                                      InputLimits(p.max_input_bytes, p.max_input_depth))
+            self.pdp = DecisionPoints(self.manager, self.manager.points, limits)
         self.ctx: Context | None = None
         self.decision_log: JetStreamDecisionLog | None = None
         self.rest: Any = None

@@ -35,10 +35,12 @@ def to_event(d: Decision) -> DecisionLogged:
 
 
 class JetStreamDecisionLog:
-    def __init__(self, bus: Bus, capacity: int = 10_000) -> None:
+    def __init__(self, bus: Bus, capacity: int = 10_000, batch: int = 256) -> None:
         self.bus = bus
+        self.batch = batch
         self.queue: asyncio.Queue[Decision] = asyncio.Queue(capacity)
         self._task: asyncio.Task[None] | None = None
+        self._inflight = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="decision-log")
@@ -48,26 +50,33 @@ class JetStreamDecisionLog:
         DEPTH.set(self.queue.qsize())
 
     async def _run(self) -> None:
+        # Publishes are pipelined: up to ``batch`` in flight at once, each awaiting its own ack.
         while True:
-            d = await self.queue.get()
+            pending = [await self.queue.get()]
+            while len(pending) < self.batch and not self.queue.empty():
+                pending.append(self.queue.get_nowait())
             delay = 0.05
-            while True:
-                try:
-                    await self.bus.publish(to_event(d), subject=d.decision_point or d.path,
-                                           policy_revision=d.revision, id=d.decision_id)
-                    LOGGED.inc()
-                    break
-                except asyncio.CancelledError:
-                    await self.queue.put(d) if not self.queue.full() else None
-                    raise
-                except Exception as exc:
-                    RETRIES.inc()
+            self._inflight = len(pending)
+            while pending:
+                results = await asyncio.gather(*(self._publish(d) for d in pending), return_exceptions=True)
+                failed = [d for d, r in zip(pending, results, strict=True) if isinstance(r, BaseException)]
+                for _ in range(len(pending) - len(failed)):
+                    self.queue.task_done()
+                LOGGED.inc(len(pending) - len(failed))
+                if failed:
+                    RETRIES.inc(len(failed))
                     log.warning("decision log publish failed; retrying",
-                                extra={"decision_id": d.decision_id, "error": str(exc) or type(exc).__name__})
+                                extra={"failed": len(failed), "error": repr(next(
+                                    r for r in results if isinstance(r, BaseException)))})
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 2.0)
-            self.queue.task_done()
+                pending = failed
+                self._inflight = len(pending)
             DEPTH.set(self.queue.qsize())
+
+    async def _publish(self, d: Decision) -> None:
+        await self.bus.publish(to_event(d), subject=d.decision_point or d.path, policy_revision=d.revision,
+                               id=d.decision_id)
 
     async def flush(self, timeout: float = 5.0) -> bool:
         try:
@@ -83,6 +92,6 @@ class JetStreamDecisionLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if not flushed:
-            left = self.queue.qsize()
+            left = self.queue.qsize() + self._inflight
             UNSENT.inc(left)
             log.error("decision log closed with unsent decisions", extra={"unsent": left})

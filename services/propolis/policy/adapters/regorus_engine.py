@@ -56,12 +56,15 @@ class RegorusEngine:
         data_json = json.dumps(bundle.data)
         modules = sorted(bundle.modules.items())
         wrapper = _entry_module(refs)
+        eng: Any = None
+        program: Any = None
+        failure = ""
+        blob = b""
         try:
             eng = regorus.Engine()
             for name, text in modules:
                 eng.add_policy(name, text)
             eng.add_data_json(data_json)
-            blob = b""
             if refs:  # the compiled path needs at least one entry point
                 program = regorus.Program.compile_from_modules(
                     data_json, [*modules, ("<entrypoints>", wrapper)],
@@ -70,7 +73,13 @@ class RegorusEngine:
         except BaseException as exc:
             if isinstance(exc, _FATAL):
                 raise
-            raise CompileError(f"bundle {bundle.revision} does not compile: {engine_message(exc)}") from None
+            failure = engine_message(exc)
+        finally:
+            # Drop the regorus objects here, in their own thread: an exception carried to
+            # another thread must not keep them alive through its traceback.
+            del eng, program
+        if failure:
+            raise CompileError(f"bundle {bundle.revision} does not compile: {failure}")
         return RegorusCompiled(next(_TOKENS), bundle.revision, modules, data_json, refs, blob)
 
 

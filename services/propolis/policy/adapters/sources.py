@@ -128,7 +128,8 @@ def read_tarball(raw: bytes, limits: BundleLimits = DEFAULT_LIMITS) -> tuple[dic
                 if name != SIGNATURES_FILE and not is_bundle_file(name):
                     continue
                 if member.size > limits.max_file_bytes:
-                    raise BundleError(f"{name}: {member.size} bytes exceeds the per-file limit of {limits.max_file_bytes}")
+                    raise BundleError(
+                        f"{name}: {member.size} bytes exceeds the per-file limit of {limits.max_file_bytes}")
                 total += member.size
                 if total > limits.max_total_bytes:
                     raise BundleError(f"bundle tarball expands past the limit of {limits.max_total_bytes} bytes")

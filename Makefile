@@ -1,0 +1,56 @@
+# Propolis: the two commands for a fresh machine are `make run` and `make test`.
+# Both create the virtualenv and install everything themselves.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export RUST_LIB_BACKTRACE ?= 0
+
+.PHONY: install run test lint proto proto-check buf-breaking policy-test pytest bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start Propolis on the embedded default: a private NATS with JetStream plus every service.
+run: install
+	$(BIN)/propolis up
+
+## The whole test suite: lint, contracts, Rego unit tests, pytest.
+test: install lint proto-check buf-breaking policy-test pytest
+
+lint: install
+	$(BIN)/ruff check services tests tools loadtests
+	$(BIN)/buf lint
+	$(BIN)/mypy
+
+proto: install
+	$(PY) tools/genproto.py
+
+proto-check: install
+	$(PY) tools/genproto.py --check
+
+# Breaking-change check of proto/ against main, once main has a baseline.
+buf-breaking: install
+	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:proto 2>/dev/null; then \
+		echo "buf breaking against main"; $(BIN)/buf breaking --against '.git#branch=main'; \
+	else echo "buf breaking: no baseline on main yet, skipped"; fi
+
+policy-test: install
+	$(BIN)/propolis policy test policies
+
+pytest: install
+	$(BIN)/pytest -q
+
+## Decision-latency benchmarks (run on purpose, not part of `make test`).
+bench: install
+	$(PY) loadtests/decision_latency.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
