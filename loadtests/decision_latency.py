@@ -166,8 +166,9 @@ async def bench_remote(n: int, concurrency: int, grpc_target: str, rest_url: str
 
 
 def start_service(tmp: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    env = {**os.environ, "PROPOLIS_DATA_DIR": str(tmp), "PROPOLIS_GRPC__PORT": "-1", "PROPOLIS_METRICS__PORT": "-1",
-           "PROPOLIS_POLICY__REST_PORT": "-1", "PROPOLIS_POLICY__BUNDLE": str(POLICIES), "PROPOLIS_LOG_LEVEL": "warning"}
+    env = {**os.environ, "PROPOLIS_DATA_DIR": str(tmp), "PROPOLIS_GRPC__PORT": "-1",
+           "PROPOLIS_METRICS__PORT": "-1", "PROPOLIS_POLICY__REST_PORT": "-1",
+           "PROPOLIS_POLICY__BUNDLE": str(POLICIES), "PROPOLIS_LOG_LEVEL": "warning"}
     env.pop("PROPOLIS_NATS__URL", None)
     p = subprocess.Popen([sys.executable, "-m", "propolis.cli", "serve", "policy"], env=env, text=True,
                          stdout=subprocess.PIPE)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
 from propolis.kernel.app import Running, start
 from propolis.kernel.config import Config
 

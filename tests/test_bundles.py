@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
 from propolis.policy.adapters.regorus_engine import RegorusEngine
 from propolis.policy.adapters.sources import (
     DirectorySource,
@@ -19,7 +20,6 @@ from propolis.policy.adapters.sources import (
 )
 from propolis.policy.domain.bundle import BundleLimits, build_bundle
 from propolis.policy.domain.errors import BundleError, CompileError
-
 from tests.conftest import POLICIES, git, write_demo_bundle
 
 

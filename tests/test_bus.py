@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from propolis.kernel import events
 from propolis.kernel.bus import Bus, BusError
 from propolis.kernel.config import NatsConfig

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from propolis.kernel.config import Config, load_config
 from propolis.kernel.errors import ConfigError
 

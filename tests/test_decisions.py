@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from propolis.policy.adapters.regorus_engine import RegorusEngine
 from propolis.policy.adapters.sources import DirectorySource
 from propolis.policy.domain.decision import DecisionPoints, InputLimits, parse_decision_points
 from propolis.policy.domain.errors import DecisionFailed, InputRejected
 from propolis.policy.domain.manager import BundleManager
-
 from tests.conftest import POLICIES, write_demo_bundle
 
 BROKEN = """package propolis.demo

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
+
 from propolis.policy.adapters.regorus_engine import RegorusEngine
 from propolis.policy.adapters.sources import DirectorySource
 from propolis.policy.domain.bundle import build_bundle
 from propolis.policy.domain.engine import UNDEFINED, path_to_ref
 from propolis.policy.domain.errors import EvaluationError
-
 from tests.conftest import POLICIES, ROOT
 
 FEATURES = r"""package propolis.features

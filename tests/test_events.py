@@ -9,9 +9,9 @@ from typing import Any
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from propolis.kernel import events
 from propolis.kernel.eventdoc import render_markdown
-
 from tests.conftest import ROOT
 
 json_values = st.recursive(

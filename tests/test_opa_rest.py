@@ -11,9 +11,9 @@ import grpc
 import pytest
 import requests
 from opa_client import OpaClient
+
 from propolis.common.v1 import common_pb2
 from propolis.policy.v1 import policy_pb2, policy_pb2_grpc
-
 from tests.conftest import POLICIES, write_demo_bundle
 from tests.service_helpers import config, running
 

@@ -11,12 +11,12 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from propolis.kernel import events
 from propolis.kernel.bus import Bus
 from propolis.kernel.config import GrpcConfig, NatsConfig, TLSConfig
 from propolis.kernel.grpcserver import GrpcServer
 from propolis.policy.v1 import policy_pb2, policy_pb2_grpc
-
 from tests.conftest import POLICIES, git, write_demo_bundle
 from tests.keys import tls_material
 from tests.service_helpers import config, running
@@ -175,3 +175,40 @@ async def test_poll_reload_from_directory(nats_url: str, tmp_path: Path) -> None
             await asyncio.sleep(0.05)
         d = await r.service.decide("demo", b'{"user": "alice"}')  # type: ignore[attr-defined]
         assert d.revision != first and d.result["version"] == 3
+
+
+async def test_switch_git_ref_over_grpc_and_reflection(embedded_nats: str, tmp_path: Path) -> None:
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write_demo_bundle(repo / "policies", version=1)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "tag", "v1")
+    c1 = git(repo, "rev-parse", "HEAD")
+    write_demo_bundle(repo / "policies", version=2)
+    git(repo, "commit", "-qam", "v2")
+    c2 = git(repo, "rev-parse", "HEAD")
+    async with running(config(tmp_path, embedded_nats, bundle=str(repo), ref="main", subdir="policies")) as r:
+        async with grpc.aio.insecure_channel(_target(r)) as ch:
+            stub = policy_pb2_grpc.PolicyServiceStub(ch)
+            assert (await stub.GetBundleStatus(policy_pb2.GetBundleStatusRequest())).active_revision.revision == c2
+            res = await stub.ReloadBundle(policy_pb2.ReloadBundleRequest(source_ref="v1"))
+            assert res.changed and res.revision.revision == c1 and res.previous_revision == c2
+            assert res.revision.source_ref == "v1"
+            d = await stub.Evaluate(policy_pb2.EvaluateRequest(path="demo", input_json=b'{"user": "x"}'))
+            assert d.decision.bundle_revision == c1 and json.loads(d.decision.result_json)["version"] == 1
+            with pytest.raises(grpc.aio.AioRpcError) as exc:
+                await stub.ReloadBundle(policy_pb2.ReloadBundleRequest(source_ref="no-such-branch"))
+            assert exc.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "no-such-branch" in exc.value.details()
+            status = await stub.GetBundleStatus(policy_pb2.GetBundleStatusRequest())
+            assert status.active_revision.revision == c1 and "no-such-branch" in status.last_reload_error
+            # Reflection lists the service (so grpcurl and friends work without the protos).
+            refl = reflection_pb2_grpc.ServerReflectionStub(ch)
+            ask = iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+            async for resp in refl.ServerReflectionInfo(ask):
+                names = {s.name for s in resp.list_services_response.service}
+                assert {"propolis.policy.v1.PolicyService", "grpc.health.v1.Health"} <= names
+                break

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import jwt
 import pytest
+
 from propolis.policy.adapters.regorus_engine import RegorusEngine
 from propolis.policy.adapters.sources import DirectorySource, TarballSource, write_tarball
 from propolis.policy.domain.errors import BundleSignatureError
 from propolis.policy.domain.manager import BundleManager
 from propolis.policy.domain.signing import VerificationKey, file_hash, sign_files, verify_files
-
 from tests.conftest import write_demo_bundle
 from tests.keys import ec_pair, rsa_pair
 

@@ -6,8 +6,8 @@ a system ``nats-server`` on PATH is the fallback.
 
 from __future__ import annotations
 
-import logging
 import ctypes
+import logging
 import os
 import shutil
 import signal

@@ -18,7 +18,7 @@ from propolis.kernel.grpcserver import Registrar
 from propolis.policy.adapters.decision_log import JetStreamDecisionLog
 from propolis.policy.adapters.regorus_engine import RegorusEngine
 from propolis.policy.adapters.remote_opa import RemoteOPAEvaluator
-from propolis.policy.adapters.sources import source_for
+from propolis.policy.adapters.sources import GitSource, source_for
 from propolis.policy.domain.decision import Decision, DecisionPoints, InputLimits, prepare_input
 from propolis.policy.domain.engine import UNDEFINED
 from propolis.policy.domain.manager import ActiveBundle, BundleManager, ReloadResult
@@ -124,10 +124,15 @@ class PolicyService:
             await self.decision_log.put(d)
         return value, d
 
-    async def reload(self, reason: str = "api") -> ReloadResult:
+    async def reload(self, reason: str = "api", ref: str = "") -> ReloadResult:
+        """Reload now; with ``ref``, switch a Git bundle to that branch, tag or commit."""
         if self.manager is None:
             return ReloadResult(False, self.revision, "remote mode: the remote OPA manages its bundles")
         self.last_reload_attempt = time.time()
+        if ref:
+            if not isinstance(self.manager.source, GitSource):
+                return ReloadResult(False, self.revision, "only a Git bundle can switch ref")
+            return await self.manager.reload(reason, source=self.manager.source.at_ref(ref))
         return await self.manager.reload(reason)
 
     def run_tests(self) -> TestReport:

@@ -181,6 +181,10 @@ class GitSource:
         self.cache = Path(cache_dir) / (hashlib.sha256(url.encode()).hexdigest()[:16] + ".git")
         self.limits = limits
 
+    def at_ref(self, ref: str) -> GitSource:
+        """The same repository and folder at another branch, tag or commit."""
+        return GitSource(self.url, ref=ref, subdir=self.subdir, cache_dir=self.cache.parent, limits=self.limits)
+
     def describe(self) -> str:
         safe = re.sub(r"//[^/@]*@", "//", self.url)  # never log credentials
         return f"git:{safe}@{self.ref or 'HEAD'}" + (f"#{self.subdir}" if self.subdir else "")

@@ -92,11 +92,8 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
 
     async def ReloadBundle(self, request: policy_pb2.ReloadBundleRequest, context: grpc.aio.ServicerContext
                            ) -> policy_pb2.ReloadBundleResponse:
-        if request.source_ref:
-            await context.abort(grpc.StatusCode.UNIMPLEMENTED,
-                                "switching ref through the API is not supported; change policy.ref and reload")
         previous = self.svc.revision
-        res = await self.svc.reload("grpc")
+        res = await self.svc.reload("grpc", ref=request.source_ref)
         if res.error:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"bundle rejected: {res.error}")
         return policy_pb2.ReloadBundleResponse(revision=self._revision_pb(), previous_revision=previous,

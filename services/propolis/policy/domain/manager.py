@@ -97,10 +97,11 @@ class BundleManager:
         return act.compiled.evaluate(path, input_json), act.revision
 
     # -- loading ----------------------------------------------------------------------
-    def prepare(self, probe: str | None = None) -> ActiveBundle:
+    def prepare(self, probe: str | None = None, source: BundleSource | None = None) -> ActiveBundle:
         """Fetch, verify, compile. Blocking; safe in a worker thread."""
-        probe = probe if probe is not None else self.source.probe()
-        bundle = self.source.fetch()
+        source = source or self.source
+        probe = probe if probe is not None else source.probe()
+        bundle = source.fetch()
         if self.key is not None:
             verify_files(bundle.files, bundle.signatures, self.key)
         try:
@@ -117,14 +118,18 @@ class BundleManager:
                                          "decision_points": sorted(self._active.points)})
         return self._active
 
-    async def reload(self, reason: str = "", force: bool = False) -> ReloadResult:
+    async def reload(self, reason: str = "", force: bool = False, source: BundleSource | None = None
+                     ) -> ReloadResult:
+        """Load a new revision if there is one. With ``source`` (e.g. the same Git repository at
+        another ref), switch to it, but only if its bundle passes; otherwise keep everything."""
         async with self._lock:
             previous = self._active
+            src = source or self.source
             try:
-                probe = await asyncio.to_thread(self.source.probe)
-                if not force and previous is not None and probe == previous.probe:
+                probe = await asyncio.to_thread(src.probe)
+                if not force and source is None and previous is not None and probe == previous.probe:
                     return ReloadResult(False, previous.revision)
-                candidate = await asyncio.to_thread(self.prepare, probe)
+                candidate = await asyncio.to_thread(self.prepare, probe, src)
             except BundleError as exc:
                 self.last_error = str(exc)
                 log.error("bundle rejected; keeping the active one",
@@ -134,8 +139,10 @@ class BundleManager:
                 return ReloadResult(False, self.revision, self.last_error)
             if previous is not None and candidate.revision == previous.revision and not force:
                 self._active = candidate  # same revision, refreshed probe
+                self.source = src
                 return ReloadResult(False, candidate.revision)
             self._active = candidate
+            self.source = src
             self.last_error = ""
             self.reloads += 1
             log.info("bundle activated", extra={"revision": candidate.revision, "reason": reason,
