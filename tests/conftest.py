@@ -99,6 +99,26 @@ def write_demo_bundle(root: Path, version: int = 1, users: tuple[str, ...] = ("a
     return root
 
 
+def policy_repo(root: Path) -> tuple[Path, str]:
+    """A real Git repository whose first commit holds the demo bundle (version 1) under
+    policies/, tagged with the annotated tag v1. Returns (repository, commit id)."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    write_demo_bundle(root / "policies", version=1)
+    (root / "README.md").write_text("policy repo\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "v1")
+    git(root, "tag", "-a", "v1", "-m", "release 1")
+    return root, git(root, "rev-parse", "HEAD")
+
+
+def commit_version(repo: Path, version: int, users: tuple[str, ...] = ("alice",)) -> str:
+    """Commit a new version of the demo bundle; return its commit id."""
+    write_demo_bundle(repo / "policies", version=version, users=users)
+    git(repo, "commit", "-qam", f"v{version}")
+    return git(repo, "rev-parse", "HEAD")
+
+
 @pytest.fixture
 def demo_bundle(tmp_path: Path) -> Path:
     return write_demo_bundle(tmp_path / "bundle")

@@ -20,7 +20,7 @@ from propolis.policy.adapters.sources import (
 )
 from propolis.policy.domain.bundle import BundleLimits, build_bundle
 from propolis.policy.domain.errors import BundleError, CompileError
-from tests.conftest import POLICIES, git, write_demo_bundle
+from tests.conftest import POLICIES, commit_version, policy_repo, write_demo_bundle
 
 
 def test_directory_bundle_reads_modules_data_and_manifest(demo_bundle: Path) -> None:
@@ -146,19 +146,8 @@ def test_directory_bundle_refuses_symlinks(demo_bundle: Path, tmp_path: Path) ->
 @pytest.fixture
 def repo(tmp_path: Path) -> tuple[Path, str, str]:
     """A real Git repository with two commits of the bundle under policies/ (tag v1 on the first)."""
-    r = tmp_path / "repo"
-    r.mkdir()
-    git(r, "init", "-q", "-b", "main")
-    write_demo_bundle(r / "policies", version=1)
-    (r / "README.md").write_text("policy repo\n")
-    git(r, "add", "-A")
-    git(r, "commit", "-qm", "v1")
-    git(r, "tag", "-a", "v1", "-m", "release 1")
-    c1 = git(r, "rev-parse", "HEAD")
-    write_demo_bundle(r / "policies", version=2, users=("alice", "bob"))
-    git(r, "commit", "-qam", "v2")
-    c2 = git(r, "rev-parse", "HEAD")
-    return r, c1, c2
+    r, c1 = policy_repo(tmp_path / "repo")
+    return r, c1, commit_version(r, 2, users=("alice", "bob"))
 
 
 def _version(src: GitSource) -> tuple[str, int]:

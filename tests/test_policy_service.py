@@ -11,13 +11,14 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from propolis.kernel import events
 from propolis.kernel.bus import Bus
 from propolis.kernel.config import GrpcConfig, NatsConfig, TLSConfig
 from propolis.kernel.grpcserver import GrpcServer
 from propolis.policy.v1 import policy_pb2, policy_pb2_grpc
-from tests.conftest import POLICIES, git, write_demo_bundle
+from tests.conftest import POLICIES, commit_version, git, policy_repo, write_demo_bundle
 from tests.keys import tls_material
 from tests.service_helpers import config, running
 
@@ -31,6 +32,12 @@ def _target(r: Any) -> str:
 async def test_evaluate_health_status_and_decision_log(nats_url: str, tmp_path: Path) -> None:
     cfg = config(tmp_path, nats_url, bundle=str(POLICIES))
     async with running(cfg) as r:
+        assert r.ctx.bus is not None
+        # Watch the decision log from now on (the machine's stream holds other runs' decisions too).
+        durable = f"t{uuid.uuid4().hex}"
+        sub = await r.ctx.bus.js.pull_subscribe(
+            "propolis.decisions.logged", durable=durable, stream="PROPOLIS_DECISIONS",
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW))
         async with grpc.aio.insecure_channel(_target(r)) as ch:
             h = await health_pb2_grpc.HealthStub(ch).Check(
                 health_pb2.HealthCheckRequest(service="propolis.policy.v1.PolicyService"))
@@ -60,21 +67,14 @@ async def test_evaluate_health_status_and_decision_log(nats_url: str, tmp_path: 
                 await stub.Evaluate(policy_pb2.EvaluateRequest(path="admission", input_json=b" " * (2 << 20)))
             assert exc.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         # The decision is in the decision log with its revision and input digest.
-        assert r.ctx.bus is not None
         await r.service.decision_log.flush()  # type: ignore[attr-defined]
-        sub = await r.ctx.bus.js.pull_subscribe("propolis.decisions.logged", durable=f"t{uuid.uuid4().hex}",
-                                                stream="PROPOLIS_DECISIONS")
-        found = None
-        for _ in range(50):
-            msgs = await sub.fetch(100, timeout=2)
-            for m in msgs:
-                env = events.decode(m.data)
-                await m.ack()
-                if env.data.decision_id == d.decision_id:
-                    found = env
-            if found or not msgs:
-                break
-        assert found is not None
+        try:
+            msgs = await sub.fetch(10, timeout=5)
+            logged = [events.decode(m.data) for m in msgs]
+        finally:
+            await r.ctx.bus.js.delete_consumer("PROPOLIS_DECISIONS", durable)
+        found = next((e for e in logged if e.data.decision_id == d.decision_id), None)
+        assert found is not None, [e.data.decision_id for e in logged]
         assert found.policyrevision == d.bundle_revision and found.data.input_digest == "sha256:" + d.input_sha256
         assert found.data.result["allow"] is False
 
@@ -127,22 +127,14 @@ async def test_graceful_shutdown_drains_in_flight_rpcs() -> None:
 
 
 async def test_hot_reload_from_git_over_nats_and_in_flight_on_old(nats_url: str, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    write_demo_bundle(repo / "policies", version=1)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
-    c1 = git(repo, "rev-parse", "HEAD")
+    repo, c1 = policy_repo(tmp_path / "repo")
     cfg = config(tmp_path, nats_url, bundle=str(repo), ref="main", subdir="policies")
     async with running(cfg) as r:
         svc = r.service
         d1 = await svc.decide("demo", b'{"user": "bob"}')  # type: ignore[attr-defined]
         assert d1.revision == c1 and d1.result["version"] == 1 and d1.result["allow"] is False
         held = svc.manager.active  # type: ignore[attr-defined]  # an evaluation in flight holds this
-        write_demo_bundle(repo / "policies", version=2, users=("alice", "bob"))
-        git(repo, "commit", "-qam", "v2")
-        c2 = git(repo, "rev-parse", "HEAD")
+        c2 = commit_version(repo, 2, users=("alice", "bob"))
         other = await Bus(NatsConfig(url=r.ctx.bus.url), data_dir=tmp_path, source="ci").connect()  # type: ignore[union-attr]
         try:
             await other.publish(events.BundleUpdated(reason="git push", revision=c2))
@@ -180,17 +172,8 @@ async def test_poll_reload_from_directory(nats_url: str, tmp_path: Path) -> None
 async def test_switch_git_ref_over_grpc_and_reflection(embedded_nats: str, tmp_path: Path) -> None:
     from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    write_demo_bundle(repo / "policies", version=1)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
-    git(repo, "tag", "v1")
-    c1 = git(repo, "rev-parse", "HEAD")
-    write_demo_bundle(repo / "policies", version=2)
-    git(repo, "commit", "-qam", "v2")
-    c2 = git(repo, "rev-parse", "HEAD")
+    repo, c1 = policy_repo(tmp_path / "repo")
+    c2 = commit_version(repo, 2)
     async with running(config(tmp_path, embedded_nats, bundle=str(repo), ref="main", subdir="policies")) as r:
         async with grpc.aio.insecure_channel(_target(r)) as ch:
             stub = policy_pb2_grpc.PolicyServiceStub(ch)
