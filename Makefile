@@ -8,7 +8,10 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export RUST_LIB_BACKTRACE ?= 0
 
-.PHONY: install run test lint proto proto-check buf-breaking policy-test pytest bench clean
+.PHONY: install system-deps run test lint proto proto-check buf-breaking policy-test pytest bench clean
+
+# Debian packages the test suite builds real artefacts with (a Go binary for the scanner).
+DEB_PACKAGES := golang-go
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +21,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "not root: tests that need$$missing will skip (install them with apt-get)"; fi
+
 ## Start Propolis on the embedded default: a private NATS with JetStream plus every service.
 run: install
 	$(BIN)/propolis up
 
 ## The whole test suite: lint, contracts, Rego unit tests, pytest.
-test: install lint proto-check buf-breaking policy-test pytest
+test: install system-deps lint proto-check buf-breaking policy-test pytest
 
 lint: install
 	$(BIN)/ruff check services tests tools loadtests

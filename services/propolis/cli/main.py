@@ -64,6 +64,51 @@ def events(markdown: Annotated[bool, typer.Option(help="Print the catalogue as M
     sys.stdout.write(render_markdown())
 
 
+@app.command()
+def sbom(image: Annotated[str, typer.Argument(help="docker-archive tarball, OCI layout DIR[:TAG], "
+                                                   "oci-archive:FILE, or a root filesystem directory.")],
+         format: Annotated[str, typer.Option("--format", "-f", help="json or table.")] = "table",
+         output: Annotated[str, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = "",
+         platform: Annotated[str, typer.Option(help="os/arch to pick from a multi-arch index.")] = "") -> None:
+    """List every package in an image, layer by layer."""
+    import msgspec
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from propolis.scanner.adapters.sources import open_image
+    from propolis.scanner.catalogue import catalogue_image
+    from propolis.scanner.domain.image import ImageError
+
+    if format not in ("json", "table"):
+        _fail(f"unknown format {format!r}: choose json or table (cyclonedx and spdx are not available yet)")
+    try:
+        img = open_image(image, platform=platform)
+    except ImageError as exc:
+        _fail(str(exc))
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("reading layers", total=len(img.layers))
+        cat = catalogue_image(img, progress=lambda i, n, info: bar.update(task, completed=i + 1,
+                                                                           description=f"layer {info.digest[:19]}"))
+    if format == "json":
+        text = msgspec.json.format(msgspec.json.encode(cat), indent=2).decode() + "\n"
+        if output:
+            Path(output).write_text(text)
+        else:
+            sys.stdout.write(text)
+    else:
+        t = Table(title=f"{cat.reference} ({len(cat.packages)} packages{', PARTIAL' if cat.partial else ''})")
+        for col in ("package", "version", "type", "source", "layer", "path"):
+            t.add_column(col)
+        for p in cat.packages:
+            loc = p.locations[0] if p.locations else None
+            layer = (loc.diff_id or loc.layer_digest)[:19] if loc else ""
+            t.add_row(p.name, p.version, p.ecosystem, p.source_name, layer, loc.path if loc else "")
+        out_console = Console(file=open(output, "w"), width=200) if output else console  # noqa: SIM115
+        out_console.print(t)
+    for issue in cat.issues:
+        err.print(f"partial: {issue}", markup=False, highlight=False, soft_wrap=True)
+
+
 def _load(bundle: str, ref: str, subdir: str):  # noqa: ANN202
     from propolis.policy.adapters.regorus_engine import RegorusEngine
     from propolis.policy.adapters.sources import source_for

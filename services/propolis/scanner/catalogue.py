@@ -1,0 +1,159 @@
+"""Cataloguing an image: stream every layer once, build the final view, run the catalogers,
+attribute every package to the layer that introduced it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from propolis.scanner.adapters.layers import DEFAULT_LIMITS, LayerLimits, read_directory, read_layer
+from propolis.scanner.catalogers import all_catalogers
+from propolis.scanner.catalogers.interface import CatalogContext, Cataloger
+from propolis.scanner.domain.filesystem import FileView
+from propolis.scanner.domain.image import Image
+from propolis.scanner.domain.model import Location, OSRelease, Package
+
+log = logging.getLogger(__name__)
+
+
+class LayerInfo(msgspec.Struct, kw_only=True):
+    index: int
+    digest: str
+    diff_id: str
+    created_by: str
+    size: int
+    entries: int = 0
+    partial: list[str] = []
+
+
+class Catalogue(msgspec.Struct, kw_only=True):
+    reference: str
+    manifest_digest: str = ""
+    os: OSRelease | None = None
+    layers: list[LayerInfo] = []
+    packages: list[Package] = []
+    partial: bool = False
+    issues: list[str] = []
+    config: dict[str, Any] = {}
+
+
+Progress = Callable[[int, int, LayerInfo], None]
+
+
+@dataclass
+class _Wants:
+    catalogers: list[Cataloger]
+    cache: dict[str, int] = field(default_factory=dict)
+
+    def __call__(self, path: str) -> int:
+        hit = self.cache.get(path)
+        if hit is None:
+            hit = max((c.max_file_bytes for c in self.catalogers if c.wants(path)), default=0)
+            if len(self.cache) < 200_000:
+                self.cache[path] = hit
+        return hit
+
+
+def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
+                    limits: LayerLimits = DEFAULT_LIMITS, progress: Progress | None = None) -> Catalogue:
+    from propolis.scanner.catalogers.osrelease import OS_RELEASE_PATHS, parse_os_release
+
+    cats = catalogers if catalogers is not None else all_catalogers()
+    os_paths = set(OS_RELEASE_PATHS)
+
+    class _OSWant:
+        name = "os-release"
+        max_file_bytes = 64 * 1024
+
+        def wants(self, path: str) -> bool:
+            return path in os_paths
+
+    wants = _Wants([*cats, _OSWant()])  # type: ignore[list-item]
+    view = FileView()
+    result = Catalogue(reference=image.reference, manifest_digest=image.manifest_digest, config=image.config,
+                       issues=list(image.issues))
+    for i, layer in enumerate(image.layers):
+        info = LayerInfo(index=i, digest=layer.digest, diff_id=layer.diff_id, created_by=layer.created_by,
+                         size=layer.size)
+        if layer.directory:
+            content = read_directory(layer.directory, wants, limits)
+        else:
+            try:
+                stream = layer.open()
+            except Exception as exc:
+                info.partial.append(f"layer {layer.digest} cannot be opened: {exc}")
+                result.layers.append(info)
+                continue
+            try:
+                content = read_layer(stream, wants, media_type=layer.media_type, limits=limits)
+            finally:
+                stream.close()
+        info.entries = content.entries
+        info.partial.extend(content.partial)
+        view.apply(content, i)
+        result.layers.append(info)
+        if progress:
+            progress(i, len(image.layers), info)
+
+    files_os = {p: v.content for p in OS_RELEASE_PATHS if (v := view.resolve(p)) is not None}
+    result.os = parse_os_release(files_os)
+    ctx = CatalogContext(os=result.os)
+    present = view.wanted_paths()
+    for cat in cats:
+        paths = sorted(p for p in present if cat.wants(p))
+        files: dict[str, bytes] = {}
+        layer_of: dict[str, int] = {}
+        for p in paths:
+            v = view.resolve(p)
+            if v is not None:
+                files[p] = v.content
+                layer_of[p] = v.layer
+        if not files:
+            continue
+        out = cat.catalog(files, ctx)
+        result.issues.extend(f"{i.cataloger}: {i.path}: {i.message}" for i in out.issues)
+        introduced = _introductions(cat, view, files, ctx)
+        for pkg in out.packages:
+            locs = []
+            for loc in pkg.locations or [Location(path=next(iter(files)))]:
+                idx = introduced.get((loc.path, pkg.name, pkg.version), layer_of.get(loc.path.split("!")[0], -1))
+                if 0 <= idx < len(image.layers):
+                    lr = image.layers[idx]
+                    loc = Location(path=loc.path, layer_digest=lr.digest, diff_id=lr.diff_id, created_by=lr.created_by)
+                locs.append(loc)
+            pkg.locations = locs
+            result.packages.append(pkg)
+    result.issues.extend(view.issues)
+    for info in result.layers:
+        result.issues.extend(f"layer {info.index} ({info.digest or 'rootfs'}): {p}" for p in info.partial)
+    result.partial = bool(result.issues)
+    result.packages.sort(key=lambda p: (p.ecosystem, p.name, p.version, p.locations[0].path if p.locations else ""))
+    return result
+
+
+def _introductions(cat: Cataloger, view: FileView, files: dict[str, bytes],
+                   ctx: CatalogContext) -> dict[tuple[str, str, str], int]:
+    """For files rewritten by several layers (dpkg status, apk installed, rpmdb): the first layer
+    from which each package stayed present up to the final image."""
+    out: dict[tuple[str, str, str], int] = {}
+    for path in files:
+        versions = view.history.get(path, [])
+        if len(versions) < 2:
+            continue
+        seen_in: list[tuple[int, set[tuple[str, str]]]] = []
+        for v in versions:
+            pkgs = cat.catalog({path: v.content}, ctx).packages
+            seen_in.append((v.layer, {(p.name, p.version) for p in pkgs}))
+        final = seen_in[-1][1]
+        for key in final:
+            layer = seen_in[-1][0]
+            for lay, keys in reversed(seen_in):
+                if key not in keys:
+                    break
+                layer = lay
+            out[(path, key[0], key[1])] = layer
+    return out
