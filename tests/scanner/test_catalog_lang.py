@@ -33,31 +33,16 @@ from propolis.scanner.catalogers.golang import (
     looks_like_executable_path,
     read_buildinfo,
 )
-from propolis.scanner.catalogers.interface import CatalogContext, CatalogOutput
+from propolis.scanner.catalogers.interface import CatalogOutput
 from propolis.scanner.catalogers.java import JavaCataloger
 from propolis.scanner.catalogers.php import ComposerCataloger
 from propolis.scanner.catalogers.ruby import GemfileLockCataloger, GemspecCataloger
 from propolis.scanner.catalogers.rust import CargoAuditableCataloger, CargoLockCataloger
 from propolis.scanner.domain.model import Package
-from tests.scanner.fixtures import expected, pkgdb
+from tests.scanner.fixtures import CTX, by_name, expected, nv, pkgdb, run
 
-CTX = CatalogContext()
 ALL = [*go_mod.CATALOGERS, *rust_mod.CATALOGERS, *ruby_mod.CATALOGERS, *php_mod.CATALOGERS, *java_mod.CATALOGERS]
 BY_NAME = {c.name: c for c in ALL}
-
-
-def run(cataloger: Any, path: str, content: bytes | str) -> CatalogOutput:
-    data = content.encode() if isinstance(content, str) else content
-    assert cataloger.wants(path), f"{cataloger.name} does not want {path}"
-    return cataloger.catalog({path: data}, CTX)
-
-
-def nv(out: CatalogOutput) -> list[tuple[str, str]]:
-    return sorted((p.name, p.version) for p in out.packages)
-
-
-def by_name(out: CatalogOutput) -> dict[str, Package]:
-    return {p.name: p for p in out.packages}
 
 
 def test_discovered_with_unique_names() -> None:

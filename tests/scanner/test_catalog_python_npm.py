@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 from propolis.scanner.catalogers import all_catalogers
 from propolis.scanner.catalogers import npm as npm_mod
 from propolis.scanner.catalogers import python as py_mod
-from propolis.scanner.catalogers.interface import CatalogContext, CatalogOutput
+from propolis.scanner.catalogers.interface import CatalogOutput
 from propolis.scanner.catalogers.npm import (
     NpmInstalledCataloger,
     NpmLockCataloger,
@@ -32,31 +32,16 @@ from propolis.scanner.catalogers.python import (
     UvLockCataloger,
 )
 from propolis.scanner.domain.model import Package
-from tests.scanner.fixtures import expected, pkgdb
+from tests.scanner.fixtures import CTX, by_name, expected, nv, pkgdb, run
 
-CTX = CatalogContext()
 ALL = [*py_mod.CATALOGERS, *npm_mod.CATALOGERS]
 BY_NAME = {c.name: c for c in ALL}
-
-
-def run(cataloger: Any, path: str, content: bytes | str) -> CatalogOutput:
-    data = content.encode() if isinstance(content, str) else content
-    assert cataloger.wants(path), f"{cataloger.name} does not want {path}"
-    return cataloger.catalog({path: data}, CTX)
-
-
-def nv(out: CatalogOutput) -> list[tuple[str, str]]:
-    return sorted((p.name, p.version) for p in out.packages)
 
 
 def only(out: CatalogOutput) -> Package:
     assert not out.issues, out.issues
     assert len(out.packages) == 1, out.packages
     return out.packages[0]
-
-
-def by_name(out: CatalogOutput) -> dict[str, Package]:
-    return {p.name: p for p in out.packages}
 
 
 # --- shared fixtures ------------------------------------------------------------------------------

@@ -14,40 +14,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from packageurl import PackageURL
-
+from propolis.scanner.catalogers._common import MAX_ISSUES_PER_FILE as MAX_ISSUES_PER_FILE
+from propolis.scanner.catalogers._common import Problems, distro_purl, read_each
 from propolis.scanner.catalogers.interface import CatalogContext, CatalogOutput
-from propolis.scanner.domain.model import CatalogIssue, Location, OSRelease, Package
+from propolis.scanner.domain.model import Location, OSRelease, Package
 
 INSTALLED_PATH = "lib/apk/db/installed"
 
 #: Distributions that use apk, named by their os-release ``ID``; the purl namespace otherwise is ``alpine``.
 APK_NAMESPACES = frozenset({"alpine", "wolfi", "chainguard", "postmarketos"})
-#: Problems listed per file before the rest are only counted.
-MAX_ISSUES_PER_FILE = 20
 
 #: Where a dependency or provides token's name ends: a version constraint (``=``, ``<``, ``>``, ``~``)
 #: or a repository pin (``@edge``).
 _CONSTRAINT = re.compile(r"[<>=~@]")
-
-
-@dataclass
-class _Problems:
-    messages: list[str] = field(default_factory=list)
-    extra: int = 0
-
-    def add(self, message: str) -> None:
-        if len(self.messages) < MAX_ISSUES_PER_FILE:
-            self.messages.append(message)
-        else:
-            self.extra += 1
-
-    def issues(self, cataloger: str, path: str) -> list[CatalogIssue]:
-        out = [CatalogIssue(cataloger=cataloger, path=path, message=m) for m in self.messages]
-        if self.extra:
-            out.append(CatalogIssue(cataloger=cataloger, path=path,
-                                    message=f"{self.extra} further problems in this file not listed"))
-        return out
 
 
 @dataclass
@@ -62,7 +41,7 @@ def _token_name(token: str) -> str:
     return _CONSTRAINT.split(token, maxsplit=1)[0]
 
 
-def parse_records(text: str, problems: _Problems) -> list[_Record]:
+def parse_records(text: str, problems: Problems) -> list[_Record]:
     records: list[_Record] = []
     cur: _Record | None = None
     for lineno, raw in enumerate(text.split("\n"), start=1):
@@ -102,16 +81,6 @@ def _namespace(os: OSRelease | None) -> str:
     return os.id if os is not None and os.id in APK_NAMESPACES else "alpine"
 
 
-def _purl(name: str, version: str, arch: str, os: OSRelease | None) -> str:
-    namespace = _namespace(os)
-    qualifiers: dict[str, str] = {}
-    if arch:
-        qualifiers["arch"] = arch
-    if os is not None and os.id == namespace and os.version_id:
-        qualifiers["distro"] = f"{os.id}-{os.version_id}"
-    return PackageURL(type="apk", namespace=namespace, name=name, version=version, qualifiers=qualifiers).to_string()
-
-
 class ApkCataloger:
     name: ClassVar[str] = "apk"
     max_file_bytes: ClassVar[int] = 32 * 1024 * 1024
@@ -120,17 +89,11 @@ class ApkCataloger:
         return path == INSTALLED_PATH
 
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
-        out = CatalogOutput()
-        for path in sorted(files):
-            problems = _Problems()
-            try:
-                out.packages.extend(self._catalog_file(path, files[path], ctx, problems))
-            except Exception as exc:  # defensive: report, never raise
-                problems.add(f"unexpected error while reading: {type(exc).__name__}: {exc}")
-            out.issues.extend(problems.issues(self.name, path))
-        return out
+        packages, issues = read_each(self.name, sorted(files), files,
+                                     lambda path, data, problems: self._catalog_file(path, data, ctx, problems))
+        return CatalogOutput(packages=packages, issues=issues)
 
-    def _catalog_file(self, path: str, data: bytes, ctx: CatalogContext, problems: _Problems) -> list[Package]:
+    def _catalog_file(self, path: str, data: bytes, ctx: CatalogContext, problems: Problems) -> list[Package]:
         if len(data) > self.max_file_bytes:
             problems.add(f"file is {len(data)} bytes, over the {self.max_file_bytes}-byte limit; not read")
             return []
@@ -160,7 +123,7 @@ class ApkCataloger:
                 name=name,
                 version=version,
                 ecosystem="apk",
-                purl=_purl(name, version, arch, ctx.os),
+                purl=distro_purl("apk", _namespace(ctx.os), name, version, arch, ctx.os),
                 source_name=rec.fields.get("o", "") or name,
                 source_version=version,
                 licenses=[license_] if license_ else [],

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from packageurl import PackageURL
-
+from propolis.scanner.catalogers._common import MAX_ISSUES_PER_FILE as MAX_ISSUES_PER_FILE
+from propolis.scanner.catalogers._common import Problems, distro_purl, read_each
 from propolis.scanner.catalogers.interface import CatalogContext, CatalogOutput
-from propolis.scanner.domain.model import CatalogIssue, Location, OSRelease, Package
+from propolis.scanner.domain.model import Location, OSRelease, Package
 
 STATUS_PATH = "var/lib/dpkg/status"
 STATUS_DIR = "var/lib/dpkg/status.d/"
@@ -29,8 +29,6 @@ STATUS_DIR = "var/lib/dpkg/status.d/"
 INSTALLED_STATES = frozenset({"installed", "triggers-pending", "triggers-awaited"})
 #: Distributions whose purl namespace is their own ``ID``; anything else is named ``debian``.
 DEB_NAMESPACES = frozenset({"debian", "ubuntu"})
-#: Problems listed per file before the rest are only counted.
-MAX_ISSUES_PER_FILE = 20
 
 _SOURCE = re.compile(r"^\s*(\S+)(?:\s*\(\s*([^)]*?)\s*\))?\s*$")
 #: A field name is printable ASCII without spaces or colons (deb822(5)).
@@ -45,26 +43,7 @@ class Stanza:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class _Problems:
-    messages: list[str] = field(default_factory=list)
-    extra: int = 0
-
-    def add(self, message: str) -> None:
-        if len(self.messages) < MAX_ISSUES_PER_FILE:
-            self.messages.append(message)
-        else:
-            self.extra += 1
-
-    def issues(self, cataloger: str, path: str) -> list[CatalogIssue]:
-        out = [CatalogIssue(cataloger=cataloger, path=path, message=m) for m in self.messages]
-        if self.extra:
-            out.append(CatalogIssue(cataloger=cataloger, path=path,
-                                    message=f"{self.extra} further problems in this file not listed"))
-        return out
-
-
-def decode(data: bytes, problems: _Problems) -> str:
+def decode(data: bytes, problems: Problems) -> str:
     """UTF-8 text; invalid bytes are replaced and reported once with the first offending offset."""
     try:
         return data.decode("utf-8")
@@ -73,7 +52,7 @@ def decode(data: bytes, problems: _Problems) -> str:
         return data.decode("utf-8", errors="replace")
 
 
-def parse_stanzas(text: str, problems: _Problems) -> list[Stanza]:
+def parse_stanzas(text: str, problems: Problems) -> list[Stanza]:
     """Stanzas separated by blank lines; ``Field: value`` lines with indented continuations."""
     stanzas: list[Stanza] = []
     cur: Stanza | None = None
@@ -142,16 +121,6 @@ def _namespace(os: OSRelease | None) -> str:
     return "debian"
 
 
-def _purl(name: str, version: str, arch: str, os: OSRelease | None) -> str:
-    namespace = _namespace(os)
-    qualifiers: dict[str, str] = {}
-    if arch:
-        qualifiers["arch"] = arch
-    if os is not None and os.id == namespace and os.version_id:
-        qualifiers["distro"] = f"{os.id}-{os.version_id}"
-    return PackageURL(type="deb", namespace=namespace, name=name, version=version or None,
-                      qualifiers=qualifiers).to_string()
-
 
 @dataclass
 class _Found:
@@ -173,20 +142,12 @@ class DpkgCataloger:
         return False
 
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
-        out = CatalogOutput()
-        found: list[_Found] = []
-        for path in sorted(files):
-            problems = _Problems()
-            try:
-                found.extend(self._catalog_file(path, files[path], ctx, problems))
-            except Exception as exc:  # defensive: report, never raise
-                problems.add(f"unexpected error while reading: {type(exc).__name__}: {exc}")
-            out.issues.extend(problems.issues(self.name, path))
+        found, issues = read_each(self.name, sorted(files), files,
+                                  lambda path, data, problems: self._catalog_file(path, data, ctx, problems))
         _resolve_depends(found)
-        out.packages = [f.package for f in found]
-        return out
+        return CatalogOutput(packages=[f.package for f in found], issues=issues)
 
-    def _catalog_file(self, path: str, data: bytes, ctx: CatalogContext, problems: _Problems) -> list[_Found]:
+    def _catalog_file(self, path: str, data: bytes, ctx: CatalogContext, problems: Problems) -> list[_Found]:
         if len(data) > self.max_file_bytes:
             problems.add(f"file is {len(data)} bytes, over the {self.max_file_bytes}-byte limit; not read")
             return []
@@ -234,7 +195,7 @@ class DpkgCataloger:
                 name=name,
                 version=version,
                 ecosystem="deb",
-                purl=_purl(name, version, arch, ctx.os),
+                purl=distro_purl("deb", _namespace(ctx.os), name, version, arch, ctx.os),
                 source_name=source_name,
                 source_version=source_version,
                 locations=[Location(path=path)],

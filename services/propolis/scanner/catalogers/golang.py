@@ -53,8 +53,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from packageurl import PackageURL
-
+from propolis.scanner.catalogers._common import lenient_text, note, purl_or_empty
 from propolis.scanner.catalogers.interface import CatalogContext, CatalogOutput
 from propolis.scanner.domain.model import CatalogIssue, Location, Package
 
@@ -68,15 +67,6 @@ _MAX_MODINFO = 16 * 1024 * 1024
 _MAX_MAGIC_CANDIDATES = 16
 #: Go ≥ 1.18 wraps the module information in these 16-byte sentinels (only their length matters).
 _SENTINEL_LEN = 16
-#: At most this many problems are kept per file (a damaged file can have millions).
-MAX_PROBLEMS = 20
-
-
-def _note(problems: list[str], message: str) -> None:
-    if len(problems) < MAX_PROBLEMS:
-        problems.append(message)
-
-
 _EXECUTABLE_MAGICS = (
     b"\x7fELF",
     b"\xfe\xed\xfa\xce",
@@ -120,6 +110,16 @@ def looks_like_executable_path(path: str) -> bool:
     return any(path.startswith(root) for root in _APP_ROOTS)
 
 
+class ExecutableCataloger:
+    """A cataloger of compiled programs: the files :func:`looks_like_executable_path` picks."""
+
+    name: ClassVar[str]
+    max_file_bytes: ClassVar[int] = 256 * 1024 * 1024
+
+    def wants(self, path: str) -> bool:
+        return looks_like_executable_path(path)
+
+
 def _is_executable_content(data: bytes) -> bool:
     return any(data.startswith(m) for m in _EXECUTABLE_MAGICS)
 
@@ -127,10 +127,7 @@ def _is_executable_content(data: bytes) -> bool:
 def golang_purl(module: str, version: str) -> str:
     """``pkg:golang/<namespace>/<name>@<version>``: the module path's last element is the name."""
     namespace, _, name = module.rpartition("/")
-    try:
-        return PackageURL(type="golang", namespace=namespace or None, name=name, version=version or None).to_string()
-    except ValueError:
-        return ""
+    return purl_or_empty("golang", name, version, namespace or None)
 
 
 def _go_package(
@@ -209,7 +206,7 @@ class GoMod:
     errors: list[str] = field(default_factory=list)
 
     def error(self, message: str) -> None:
-        _note(self.errors, message)
+        note(self.errors, message)
 
 
 def parse_go_mod(text: str) -> GoMod:
@@ -334,14 +331,14 @@ def parse_go_sum(text: str) -> tuple[dict[tuple[str, str], bool], list[str]]:
         if not fields:
             continue
         if len(fields) != 3 or not fields[2].startswith("h") or ":" not in fields[2]:
-            _note(errors, f"line {lineno}: expected 'module version hash'")
+            note(errors, f"line {lineno}: expected 'module version hash'")
             continue
         module, version = fields[0], fields[1]
         go_mod_only = version.endswith("/go.mod")
         if go_mod_only:
             version = version[: -len("/go.mod")]
         if not version:
-            _note(errors, f"line {lineno}: empty version")
+            note(errors, f"line {lineno}: empty version")
             continue
         found[(module, version)] = found.get((module, version), True) and go_mod_only
     return found, errors
@@ -362,11 +359,6 @@ def _in_module_cache_or_goroot(path: str) -> bool:
         if parts[i] == "pkg" and parts[i + 1] == "mod" and any("@" in p for p in parts[i + 2 : -1]):
             return True
     return re.match(r"^(usr/local/go|usr/lib/go(-[\d.]+)?|usr/share/go(-[\d.]+)?)/src/", path) is not None
-
-
-def _decode_text(data: bytes) -> str:
-    text = data.decode("utf-8", errors="replace")
-    return text[1:] if text.startswith("\ufeff") else text
 
 
 class GoModuleCataloger:
@@ -393,7 +385,7 @@ class GoModuleCataloger:
                 out.issues.append(CatalogIssue(cataloger=self.name, path=path, message=message))
                 continue
             try:
-                mod = parse_go_mod(_decode_text(data))
+                mod = parse_go_mod(lenient_text(data))
                 mods[folder] = (path, mod)
                 out.packages.extend(go_mod_packages(mod, path))
                 for err in mod.errors[:20]:
@@ -406,7 +398,7 @@ class GoModuleCataloger:
                 )
         for folder, (path, data) in sums.items():
             try:
-                found, errors = parse_go_sum(_decode_text(data))
+                found, errors = parse_go_sum(lenient_text(data))
                 skip: set[str] = set()
                 if folder in mods:
                     _, mod = mods[folder]
@@ -559,7 +551,7 @@ def parse_modinfo(go_version: str, modinfo: str) -> BuildInfo:
             info.path = rest
         elif kind in ("mod", "dep"):
             if len(fields) < 2 or not fields[0]:
-                _note(info.problems, f"module information line {lineno}: '{kind}' needs a path and a version")
+                note(info.problems, f"module information line {lineno}: '{kind}' needs a path and a version")
                 last = None
                 continue
             last = GoModule(path=fields[0], version=fields[1], sum=fields[2] if len(fields) > 2 else "")
@@ -570,7 +562,7 @@ def parse_modinfo(go_version: str, modinfo: str) -> BuildInfo:
         elif kind == "=>":
             if last is None or not fields[0]:
                 what = "has no module path" if last is not None else "without a module before it"
-                _note(info.problems, f"module information line {lineno}: replacement {what}")
+                note(info.problems, f"module information line {lineno}: replacement {what}")
                 continue
             last.replace = GoModule(
                 path=fields[0], version=fields[1] if len(fields) > 1 else "", sum=fields[2] if len(fields) > 2 else ""
@@ -732,12 +724,8 @@ def buildinfo_packages(info: BuildInfo, path: str) -> list[Package]:
     return packages
 
 
-class GoBinaryCataloger:
+class GoBinaryCataloger(ExecutableCataloger):
     name: ClassVar[str] = "go-binary"
-    max_file_bytes: ClassVar[int] = 256 * 1024 * 1024
-
-    def wants(self, path: str) -> bool:
-        return looks_like_executable_path(path)
 
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
         out = CatalogOutput()

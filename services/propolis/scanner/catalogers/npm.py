@@ -23,14 +23,23 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import yaml
 from packageurl import PackageURL
 
-from propolis.scanner.catalogers.interface import CatalogContext, Cataloger, CatalogOutput
-from propolis.scanner.domain.model import CatalogIssue, Location, Package
+from propolis.scanner.catalogers._common import (
+    Collector,
+    FileCataloger,
+    Problems,
+    decode_utf8,
+    load_json,
+    reachable,
+    type_name,
+)
+from propolis.scanner.catalogers.interface import Cataloger
+from propolis.scanner.domain.model import Location, Package
 
 MiB = 1024 * 1024
 
@@ -45,73 +54,10 @@ except AttributeError:  # pragma: no cover - libyaml missing
     _YamlLoader = yaml.SafeLoader
 
 
-# --- shared helpers -------------------------------------------------------------------------------
+# --- helpers --------------------------------------------------------------------------------------
 
 
-class _Problems:
-    """What went wrong while reading one file; reported as a single issue (the first few in full)."""
-
-    SHOWN = 3
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.more = 0
-
-    def add(self, message: str) -> None:
-        if len(self.items) < self.SHOWN:
-            self.items.append(message)
-        else:
-            self.more += 1
-
-    def issue(self, cataloger: str, path: str) -> CatalogIssue | None:
-        if not self.items:
-            return None
-        shown = "; ".join(self.items)
-        if self.more:
-            shown += f" (and {self.more} more)"
-        return CatalogIssue(cataloger=cataloger, path=path, message=shown)
-
-
-def _decode(data: bytes, problems: _Problems) -> str:
-    """UTF-8 text (a BOM is dropped); undecodable bytes are replaced and reported."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.add(f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                     "undecodable bytes were replaced")
-        return data.decode("utf-8-sig", errors="replace")
-
-
-def _type_name(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _json_error(exc: json.JSONDecodeError) -> str:
-    msg = exc.msg.removesuffix(" at").strip()
-    where = f"line {exc.lineno} column {exc.colno}"
-    if msg.startswith("Unterminated string"):  # the scanner reached the end inside a string
-        return f"invalid JSON: the file ends inside a string that starts at {where} (truncated?)"
-    if exc.pos >= len(exc.doc.rstrip()):
-        return f"invalid JSON: the file ends unexpectedly at {where} (truncated?)"
-    return f"invalid JSON: {msg} at {where}"
-
-
-def _load_json(data: bytes, problems: _Problems) -> Any:
-    text = _decode(data, problems)
-    if not text.strip():
-        problems.add("empty file, expected a JSON object")
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.add(_json_error(exc))
-    except RecursionError:
-        problems.add("invalid JSON: nested too deeply")
-    return None
-
-
-def _load_yaml(text: str, problems: _Problems) -> Any:
+def _load_yaml(text: str, problems: Problems) -> Any:
     try:
         return yaml.load(text, Loader=_YamlLoader)  # a safe loader (CSafeLoader when libyaml is present)
     except yaml.MarkedYAMLError as exc:
@@ -147,70 +93,25 @@ def npm_purl(name: str, version: str) -> str:
     return PackageURL(type="npm", namespace=scope or None, name=bare, version=version or None).to_string()
 
 
-def _merge_flags(into: dict[str, Any], other: dict[str, Any]) -> None:
-    """A package listed twice is a dev/indirect/optional dependency only if it is so every time."""
-    for flag in ("dev", "indirect"):
-        if flag in other:
-            into[flag] = bool(into.get(flag, other[flag])) and bool(other[flag])
-    if into.get("optional") and not other.get("optional"):
-        del into["optional"]
-
-
-class _Collector:
+class _Collector(Collector):
     """Packages of one file, deduplicated on (name, version)."""
 
-    def __init__(self, path: str, problems: _Problems) -> None:
-        self.path = path
-        self.problems = problems
-        self.packages: list[Package] = []
-        self._index: dict[tuple[str, str], Package] = {}
-
-    def add(self, name: str, version: str, *, licenses: Iterable[str] = (),
-            metadata: dict[str, Any] | None = None) -> Package | None:
+    def _check(self, name: str, version: str) -> tuple[str, str, tuple[str, str]] | None:
         version = version.strip()
         if not _valid_name(name):
             self.problems.add(f"{name!r} is not a valid package name")
             return None
-        key = (name, version)
-        known = self._index.get(key)
-        if known is not None:
-            _merge_flags(known.metadata, metadata or {})
-            return known
-        try:
-            purl = npm_purl(name, version)
-        except ValueError as exc:
-            self.problems.add(f"{name!r} {version!r}: no purl can be formed ({exc})")
-            return None
-        pkg = Package(name=name, version=version, ecosystem="npm", purl=purl, licenses=list(licenses),
-                      locations=[Location(path=self.path)], metadata=dict(metadata or {}))
-        self._index[key] = pkg
-        self.packages.append(pkg)
-        return pkg
+        return name, version, (name, version)
+
+    def _package(self, name: str, version: str, *, licenses: Iterable[str],
+                 metadata: dict[str, Any] | None) -> Package:
+        return Package(name=name, version=version, ecosystem="npm", purl=npm_purl(name, version),
+                       licenses=list(licenses), locations=[Location(path=self.path)],
+                       metadata=dict(metadata or {}))
 
 
-class _FileCataloger:
-    """One file at a time; a file that breaks the parser becomes an issue, never an exception."""
-
-    name: ClassVar[str]
-    max_file_bytes: ClassVar[int]
-
-    def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
-        out = CatalogOutput()
-        for path in sorted(files):
-            problems = _Problems()
-            collector = _Collector(path, problems)
-            try:
-                self._parse(bytes(files[path]), path, collector, problems)
-            except Exception as exc:  # a parser bug must not lose the whole scan
-                problems.add(f"could not be parsed: {type(exc).__name__}: {exc}")
-            out.packages.extend(collector.packages)
-            issue = problems.issue(self.name, path)
-            if issue is not None:
-                out.issues.append(issue)
-        return out
-
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
-        raise NotImplementedError
+class _FileCataloger(FileCataloger):
+    collector = _Collector
 
 
 def _project_file(path: str, names: frozenset[str]) -> bool:
@@ -296,12 +197,12 @@ class NpmInstalledCataloger(_FileCataloger):
     def wants(self, path: str) -> bool:
         return path.endswith("/package.json") and _is_package_manifest(path.split("/"))
 
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
-        manifest = _load_json(data, problems)
+    def _parse(self, data: bytes, path: str, out: _Collector, problems: Problems) -> None:
+        manifest = load_json(data, problems)
         if manifest is None:
             return
         if not isinstance(manifest, dict):
-            problems.add(f"top level is {_type_name(manifest)}, expected a JSON object")
+            problems.add(f"top level is {type_name(manifest)}, expected a JSON object")
             return
         name, version = manifest.get("name"), manifest.get("version")
         if not isinstance(name, str) or not isinstance(version, str) or not name.strip() or not version.strip():
@@ -344,28 +245,28 @@ class NpmLockCataloger(_FileCataloger):
     def wants(self, path: str) -> bool:
         return _project_file(path, _LOCK_NAMES)
 
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
-        doc = _load_json(data, problems)
+    def _parse(self, data: bytes, path: str, out: _Collector, problems: Problems) -> None:
+        doc = load_json(data, problems)
         if doc is None:
             return
         if not isinstance(doc, dict):
-            problems.add(f"top level is {_type_name(doc)}, expected a JSON object")
+            problems.add(f"top level is {type_name(doc)}, expected a JSON object")
             return
         packages = doc.get("packages")
         if packages is not None:
             if isinstance(packages, dict):
                 self._packages_map(packages, out, problems)
                 return
-            problems.add(f"'packages' is {_type_name(packages)}, expected an object")
+            problems.add(f"'packages' is {type_name(packages)}, expected an object")
         deps = doc.get("dependencies")
         if deps is None:
             return
         if not isinstance(deps, dict):
-            problems.add(f"'dependencies' is {_type_name(deps)}, expected an object")
+            problems.add(f"'dependencies' is {type_name(deps)}, expected an object")
             return
         self._dependencies_tree(deps, out, problems)
 
-    def _packages_map(self, packages: dict[str, Any], out: _Collector, problems: _Problems) -> None:
+    def _packages_map(self, packages: dict[str, Any], out: _Collector, problems: Problems) -> None:
         """Lockfile v2/v3: ``{"": root, "node_modules/x": {...}, "packages/ws": {...}}``."""
         root = packages.get("")
         direct: set[str] | None = None  # the root project's own dependencies, when it lists them
@@ -379,7 +280,7 @@ class NpmLockCataloger(_FileCataloger):
             if key == "":
                 continue
             if not isinstance(entry, dict):
-                problems.add(f"packages[{key!r}] is {_type_name(entry)}, expected an object")
+                problems.add(f"packages[{key!r}] is {type_name(entry)}, expected an object")
                 continue
             name = _name_from_lock_key(key)
             if not name:
@@ -404,14 +305,14 @@ class NpmLockCataloger(_FileCataloger):
                 metadata["indirect"] = not (key == f"node_modules/{installed_as}" and installed_as in direct)
             out.add(name, version.strip(), licenses=package_json_licenses(target), metadata=metadata)
 
-    def _dependencies_tree(self, deps: dict[str, Any], out: _Collector, problems: _Problems) -> None:
+    def _dependencies_tree(self, deps: dict[str, Any], out: _Collector, problems: Problems) -> None:
         """Lockfile v1: ``dependencies`` nested by ``dependencies`` (iteratively, any depth)."""
         stack: list[tuple[str, dict[str, Any]]] = [("dependencies", deps)]
         while stack:
             where, level = stack.pop()
             for name, entry in level.items():
                 if not isinstance(entry, dict):
-                    problems.add(f"{where}[{name!r}] is {_type_name(entry)}, expected an object")
+                    problems.add(f"{where}[{name!r}] is {type_name(entry)}, expected an object")
                     continue
                 version = entry.get("version")
                 if not isinstance(version, str) or not version.strip():
@@ -495,14 +396,14 @@ class YarnLockCataloger(_FileCataloger):
     def wants(self, path: str) -> bool:
         return _project_file(path, _YARN_NAMES)
 
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
-        text = _decode(data, problems)
+    def _parse(self, data: bytes, path: str, out: _Collector, problems: Problems) -> None:
+        text = decode_utf8(data, problems)
         if _BERRY.search(text):
             self._berry(text, out, problems)
         else:
             self._classic(text, out, problems)
 
-    def _classic(self, text: str, out: _Collector, problems: _Problems) -> None:
+    def _classic(self, text: str, out: _Collector, problems: Problems) -> None:
         """Entries: an unindented ``desc, desc:`` header, then two-space indented fields."""
         name = ""
         version: str | None = None
@@ -542,18 +443,18 @@ class YarnLockCataloger(_FileCataloger):
                 version = _unquote(stripped[len("version"):].lstrip(":").strip())
         finish()
 
-    def _berry(self, text: str, out: _Collector, problems: _Problems) -> None:
+    def _berry(self, text: str, out: _Collector, problems: Problems) -> None:
         doc = _load_yaml(text, problems)
         if doc is None:
             return
         if not isinstance(doc, dict):
-            problems.add(f"top level is {_type_name(doc)}, expected a mapping")
+            problems.add(f"top level is {type_name(doc)}, expected a mapping")
             return
         for key, entry in doc.items():
             if key == "__metadata":
                 continue
             if not isinstance(entry, dict):
-                problems.add(f"entry {str(key)!r} is {_type_name(entry)}, expected a mapping")
+                problems.add(f"entry {str(key)!r} is {type_name(entry)}, expected a mapping")
                 continue
             resolution = entry.get("resolution")
             source = resolution if isinstance(resolution, str) else str(key).split(",")[0].strip()
@@ -624,16 +525,16 @@ class PnpmLockCataloger(_FileCataloger):
     def wants(self, path: str) -> bool:
         return _project_file(path, _PNPM_NAMES)
 
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
-        doc = _load_yaml(_decode(data, problems), problems)
+    def _parse(self, data: bytes, path: str, out: _Collector, problems: Problems) -> None:
+        doc = _load_yaml(decode_utf8(data, problems), problems)
         if doc is None:
             return
         if not isinstance(doc, dict):
-            problems.add(f"top level is {_type_name(doc)}, expected a mapping")
+            problems.add(f"top level is {type_name(doc)}, expected a mapping")
             return
         packages = doc.get("packages") or {}
         if not isinstance(packages, dict):
-            problems.add(f"'packages' is {_type_name(packages)}, expected a mapping")
+            problems.add(f"'packages' is {type_name(packages)}, expected a mapping")
             return
         snapshots = doc.get("snapshots")
         graph: dict[str, Any] = snapshots if isinstance(snapshots, dict) else packages
@@ -703,40 +604,29 @@ class PnpmLockCataloger(_FileCataloger):
                     return candidate
             return None
 
-        def reach(starts: list[str]) -> set[str]:
-            seen: set[str] = set()
-            stack = list(starts)
-            while stack:
-                node = stack.pop()
-                if node in seen:
-                    continue
-                seen.add(node)
-                entry = graph.get(node)
-                if not isinstance(entry, dict):
-                    continue
-                for kind in ("dependencies", "optionalDependencies"):
-                    deps = entry.get(kind)
-                    if isinstance(deps, dict):
-                        for dep_name, ref in deps.items():
-                            target = resolve(str(dep_name), ref)
-                            if target is not None:
-                                stack.append(target)
-            return seen
-
-        prod_starts: list[str] = []
-        dev_starts: list[str] = []
-        for root in roots:
-            for kind, bucket in (("dependencies", prod_starts), ("optionalDependencies", prod_starts),
-                                 ("devDependencies", dev_starts)):
-                deps = root.get(kind)
+        def targets(entry: dict[str, Any], kinds: tuple[str, ...]) -> list[str]:
+            found: list[str] = []
+            for kind in kinds:
+                deps = entry.get(kind)
                 if isinstance(deps, dict):
                     for dep_name, ref in deps.items():
                         target = resolve(str(dep_name), ref)
                         if target is not None:
-                            bucket.append(target)
+                            found.append(target)
+            return found
+
+        def dependencies(node: str) -> list[str]:
+            entry = graph.get(node)
+            return targets(entry, ("dependencies", "optionalDependencies")) if isinstance(entry, dict) else []
+
+        prod_starts: list[str] = []
+        dev_starts: list[str] = []
+        for root in roots:
+            prod_starts += targets(root, ("dependencies", "optionalDependencies"))
+            dev_starts += targets(root, ("devDependencies",))
         direct = {k for node in prod_starts + dev_starts if (k := package_key(node)) is not None}
-        prod = {k for node in reach(prod_starts) if (k := package_key(node)) is not None}
-        dev = {k for node in reach(dev_starts) if (k := package_key(node)) is not None}
+        prod = {k for node in reachable(prod_starts, dependencies) if (k := package_key(node)) is not None}
+        dev = {k for node in reachable(dev_starts, dependencies) if (k := package_key(node)) is not None}
         dev_of = {key: key in dev and key not in prod for key in identity if key in dev or key in prod}
         indirect_of = {key: key not in direct for key in identity}
         return dev_of, indirect_of

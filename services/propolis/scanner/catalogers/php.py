@@ -14,26 +14,15 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import msgspec
-from packageurl import PackageURL
 
+from propolis.scanner.catalogers._common import named_entries, note, problem_issues, purl_or_empty
 from propolis.scanner.catalogers.interface import CatalogContext, CatalogOutput
-from propolis.scanner.domain.model import CatalogIssue, Location, Package
-
-#: At most this many problems are kept per file (a damaged file can have millions).
-MAX_PROBLEMS = 20
-
-
-def _note(problems: list[str], message: str) -> None:
-    if len(problems) < MAX_PROBLEMS:
-        problems.append(message)
+from propolis.scanner.domain.model import Location, Package
 
 
 def composer_purl(name: str, version: str) -> str:
     vendor, _, project = name.rpartition("/")
-    try:
-        return PackageURL(type="composer", namespace=vendor or None, name=project, version=version or None).to_string()
-    except ValueError:
-        return ""
+    return purl_or_empty("composer", project, version, vendor or None)
 
 
 def _licenses(value: Any) -> list[str]:
@@ -49,17 +38,10 @@ def _entries(entries: Any, label: str, dev: bool | set[str], problems: list[str]
     if entries is None:
         return []
     if not isinstance(entries, list):
-        _note(problems, f"'{label}' is not a list")
+        note(problems, f"'{label}' is not a list")
         return []
     found = []
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            _note(problems, f"{label} entry #{index + 1} is not an object")
-            continue
-        name, version = entry.get("name"), entry.get("version")
-        if not isinstance(name, str) or not name or not isinstance(version, str) or not version:
-            _note(problems, f"{label} entry #{index + 1} has no name or version")
-            continue
+    for entry, name, version in named_entries(entries, f"{label} entry", problems):
         is_dev = dev if isinstance(dev, bool) else name in dev
         found.append((name, version, entry.get("license"), is_dev))
     return found
@@ -123,7 +105,7 @@ class ComposerCataloger:
                 found, problems = parse_composer_json(files[path], kind)
             except Exception as exc:  # safety net: a cataloger never raises
                 found, problems = [], [f"unreadable: {type(exc).__name__}: {exc}"]
-            out.issues.extend(CatalogIssue(cataloger=self.name, path=path, message=p) for p in problems[:20])
+            out.issues.extend(problem_issues(self.name, path, problems))
             for name, version, license_value, dev in found:
                 key = (folder, name, version)
                 existing = merged.get(key)

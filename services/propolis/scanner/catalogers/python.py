@@ -20,10 +20,9 @@ spelling of the file. A package listed twice in one file is reported once.
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from email.parser import HeaderParser
 from email.policy import compat32
 from typing import Any, ClassVar
@@ -32,8 +31,17 @@ from packageurl import PackageURL
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from propolis.scanner.catalogers.interface import CatalogContext, Cataloger, CatalogOutput
-from propolis.scanner.domain.model import CatalogIssue, Location, Package
+from propolis.scanner.catalogers._common import (
+    Collector,
+    FileCataloger,
+    Problems,
+    decode_utf8,
+    load_json,
+    reachable,
+    type_name,
+)
+from propolis.scanner.catalogers.interface import Cataloger
+from propolis.scanner.domain.model import Location, Package
 
 MiB = 1024 * 1024
 
@@ -44,56 +52,11 @@ _SITE_DIRS = frozenset({"site-packages", "dist-packages"})
 _VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
 
-# --- shared helpers -------------------------------------------------------------------------------
-
-
-class _Problems:
-    """What went wrong while reading one file; reported as a single issue (the first few in full)."""
-
-    SHOWN = 3
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.more = 0
-
-    def add(self, message: str) -> None:
-        if len(self.items) < self.SHOWN:
-            self.items.append(message)
-        else:
-            self.more += 1
-
-    def issue(self, cataloger: str, path: str) -> CatalogIssue | None:
-        if not self.items:
-            return None
-        shown = "; ".join(self.items)
-        if self.more:
-            shown += f" (and {self.more} more)"
-        return CatalogIssue(cataloger=cataloger, path=path, message=shown)
-
-
-def _decode(data: bytes, problems: _Problems) -> str:
-    """UTF-8 text (a BOM is dropped); undecodable bytes are replaced and reported."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.add(f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                     "undecodable bytes were replaced")
-        return data.decode("utf-8-sig", errors="replace")
-
-
-def _json_error(exc: json.JSONDecodeError) -> str:
-    msg = exc.msg.removesuffix(" at").strip()
-    where = f"line {exc.lineno} column {exc.colno}"
-    if msg.startswith("Unterminated string"):  # the scanner reached the end inside a string
-        return f"invalid JSON: the file ends inside a string that starts at {where} (truncated?)"
-    if exc.pos >= len(exc.doc.rstrip()):
-        return f"invalid JSON: the file ends unexpectedly at {where} (truncated?)"
-    return f"invalid JSON: {msg} at {where}"
+# --- helpers --------------------------------------------------------------------------------------
 
 
 def _type_name(value: object) -> str:
-    return {dict: "a table/object", list: "an array", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    return type_name(value, mapping="a table/object")
 
 
 def _in_installed_tree(parts: list[str]) -> bool:
@@ -112,17 +75,10 @@ def _pypi_package(name: str, version: str, path: str, *, licenses: Iterable[str]
                    locations=[Location(path=path)], metadata=metadata or {})
 
 
-class _Collector:
+class _Collector(Collector):
     """Packages of one file, deduplicated on (normalised name, version)."""
 
-    def __init__(self, path: str, problems: _Problems) -> None:
-        self.path = path
-        self.problems = problems
-        self.packages: list[Package] = []
-        self._index: dict[tuple[str, str], Package] = {}
-
-    def add(self, name: str, version: str, *, licenses: Iterable[str] = (),
-            metadata: dict[str, Any] | None = None) -> Package | None:
+    def _check(self, name: str, version: str) -> tuple[str, str, tuple[str, str]] | None:
         name, version = name.strip(), version.strip()
         if not name:
             self.problems.add("an entry has an empty name")
@@ -130,53 +86,15 @@ class _Collector:
         if not _VALID_NAME.match(name):
             self.problems.add(f"{name!r} is not a valid distribution name")
             return None
-        key = (canonicalize_name(name), version)
-        known = self._index.get(key)
-        if known is not None:
-            _merge_flags(known.metadata, metadata or {})
-            return known
-        try:
-            pkg = _pypi_package(name, version, self.path, licenses=licenses, metadata=metadata)
-        except ValueError as exc:
-            self.problems.add(f"{name!r} {version!r}: no purl can be formed ({exc})")
-            return None
-        self._index[key] = pkg
-        self.packages.append(pkg)
-        return pkg
+        return name, version, (canonicalize_name(name), version)
+
+    def _package(self, name: str, version: str, *, licenses: Iterable[str],
+                 metadata: dict[str, Any] | None) -> Package:
+        return _pypi_package(name, version, self.path, licenses=licenses, metadata=metadata)
 
 
-def _merge_flags(into: dict[str, Any], other: dict[str, Any]) -> None:
-    """A package listed twice is a dev/indirect/optional dependency only if it is so every time."""
-    for flag in ("dev", "indirect"):
-        if flag in other:
-            into[flag] = bool(into.get(flag, other[flag])) and bool(other[flag])
-    if into.get("optional") and not other.get("optional"):
-        del into["optional"]
-
-
-class _FileCataloger:
-    """One file at a time; a file that breaks the parser becomes an issue, never an exception."""
-
-    name: ClassVar[str]
-    max_file_bytes: ClassVar[int]
-
-    def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
-        out = CatalogOutput()
-        for path in sorted(files):
-            problems = _Problems()
-            collector = _Collector(path, problems)
-            try:
-                self._parse(bytes(files[path]), path, collector, problems)
-            except Exception as exc:  # a parser bug must not lose the whole scan
-                problems.add(f"could not be parsed: {type(exc).__name__}: {exc}")
-            out.packages.extend(collector.packages)
-            issue = problems.issue(self.name, path)
-            if issue is not None:
-                out.issues.append(issue)
-        return out
-
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
-        raise NotImplementedError
+class _FileCataloger(FileCataloger):
+    collector = _Collector
 
 
 # --- installed distributions ----------------------------------------------------------------------
@@ -228,8 +146,8 @@ class PythonInstalledCataloger(_FileCataloger):
             return len(parts) >= 2 and parts[-2] in _SITE_DIRS
         return False
 
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
-        text = _decode(data, problems)
+    def _parse(self, data: bytes, path: str, out: _Collector, problems: Problems) -> None:
+        text = decode_utf8(data, problems)
         headers = HeaderParser(policy=compat32).parsestr(text)
         name = str(headers.get("Name") or "").strip()
         version = str(headers.get("Version") or "").strip()
@@ -285,8 +203,8 @@ class RequirementsCataloger(_FileCataloger):
         base = path.rpartition("/")[2]
         return base.startswith("requirements") and base.endswith(".txt") and not _in_installed_tree(path.split("/"))
 
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
-        text = _decode(data, problems)
+    def _parse(self, data: bytes, path: str, out: _Collector, problems: Problems) -> None:
+        text = decode_utf8(data, problems)
         for number, raw in _logical_lines(text):
             line = _COMMENT.sub("", raw).strip()
             if not line or line.startswith("-"):
@@ -321,8 +239,8 @@ def _first_line(text: str) -> str:
 # --- poetry.lock ----------------------------------------------------------------------------------
 
 
-def _load_toml(data: bytes, problems: _Problems) -> dict[str, Any] | None:
-    text = _decode(data, problems)
+def _load_toml(data: bytes, problems: Problems) -> dict[str, Any] | None:
+    text = decode_utf8(data, problems)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -332,7 +250,7 @@ def _load_toml(data: bytes, problems: _Problems) -> dict[str, Any] | None:
     return None
 
 
-def _package_tables(doc: dict[str, Any], problems: _Problems) -> list[tuple[int, dict[str, Any]]]:
+def _package_tables(doc: dict[str, Any], problems: Problems) -> list[tuple[int, dict[str, Any]]]:
     """The ``[[package]]`` array of a TOML lock file, each table with its position."""
     tables = doc.get("package", [])
     if not isinstance(tables, list):
@@ -347,7 +265,7 @@ def _package_tables(doc: dict[str, Any], problems: _Problems) -> list[tuple[int,
     return found
 
 
-def _name_version(table: dict[str, Any], where: str, problems: _Problems,
+def _name_version(table: dict[str, Any], where: str, problems: Problems,
                   *, version_required: bool = True) -> tuple[str, str] | None:
     name, version = table.get("name"), table.get("version", "")
     if not isinstance(name, str) or not name.strip():
@@ -368,7 +286,7 @@ class PoetryLockCataloger(_FileCataloger):
     def wants(self, path: str) -> bool:
         return _project_file(path, "poetry.lock")
 
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
+    def _parse(self, data: bytes, path: str, out: _Collector, problems: Problems) -> None:
         doc = _load_toml(data, problems)
         if doc is None:
             return
@@ -393,20 +311,6 @@ class PoetryLockCataloger(_FileCataloger):
 # --- Pipfile.lock ---------------------------------------------------------------------------------
 
 
-def _load_json(data: bytes, problems: _Problems) -> Any:
-    text = _decode(data, problems)
-    if not text.strip():
-        problems.add("empty file, expected a JSON object")
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        problems.add(_json_error(exc))
-    except RecursionError:
-        problems.add("invalid JSON: nested too deeply")
-    return None
-
-
 def _pinned_version(spec: str) -> str:
     for op in ("===", "=="):
         if spec.startswith(op):
@@ -423,8 +327,8 @@ class PipfileLockCataloger(_FileCataloger):
     def wants(self, path: str) -> bool:
         return _project_file(path, "Pipfile.lock")
 
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
-        doc = _load_json(data, problems)
+    def _parse(self, data: bytes, path: str, out: _Collector, problems: Problems) -> None:
+        doc = load_json(data, problems)
         if doc is None:
             return
         if not isinstance(doc, dict):
@@ -485,7 +389,7 @@ class UvLockCataloger(_FileCataloger):
     def wants(self, path: str) -> bool:
         return _project_file(path, "uv.lock")
 
-    def _parse(self, data: bytes, path: str, out: _Collector, problems: _Problems) -> None:
+    def _parse(self, data: bytes, path: str, out: _Collector, problems: Problems) -> None:
         doc = _load_toml(data, problems)
         if doc is None:
             return
@@ -511,29 +415,18 @@ class UvLockCataloger(_FileCataloger):
                 found.extend(c for c in candidates if not version or nodes[c][1] == version)
             return found
 
-        def reach(starts: list[int]) -> set[int]:
-            seen: set[int] = set()
-            stack = list(starts)
-            while stack:
-                idx = stack.pop()
-                if idx in seen:
-                    continue
-                seen.add(idx)
-                table = nodes[idx][2]
-                stack.extend(resolve(_uv_refs(table.get("dependencies")) +
-                                     _uv_group_refs(table.get("optional-dependencies"))))
-            return seen
+        def dependencies(idx: int) -> list[int]:
+            table = nodes[idx][2]
+            return resolve(_uv_refs(table.get("dependencies")) + _uv_group_refs(table.get("optional-dependencies")))
 
         projects = [i for i, node in enumerate(nodes) if node[3]]
         prod_direct: list[int] = []
         dev_direct: list[int] = []
         for p in projects:
-            table = nodes[p][2]
-            prod_direct += resolve(_uv_refs(table.get("dependencies")) +
-                                   _uv_group_refs(table.get("optional-dependencies")))
-            dev_direct += resolve(_uv_group_refs(table.get("dev-dependencies")))
-        prod = reach(prod_direct + projects)
-        dev = reach(dev_direct)
+            prod_direct += dependencies(p)
+            dev_direct += resolve(_uv_group_refs(nodes[p][2].get("dev-dependencies")))
+        prod = reachable(prod_direct + projects, dependencies)
+        dev = reachable(dev_direct, dependencies)
         direct = set(prod_direct) | set(dev_direct)
 
         for idx, (name, version, table, is_project) in enumerate(nodes):

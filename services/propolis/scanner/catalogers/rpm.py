@@ -25,19 +25,19 @@ import struct
 import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from packageurl import PackageURL
 
+from propolis.scanner.catalogers._common import MAX_ISSUES_PER_FILE as MAX_ISSUES_PER_FILE
+from propolis.scanner.catalogers._common import Problems, read_each
 from propolis.scanner.catalogers.interface import CatalogContext, CatalogOutput
-from propolis.scanner.domain.model import CatalogIssue, Location, OSRelease, Package
+from propolis.scanner.domain.model import Location, OSRelease, Package
 
 RPMDB_DIRS = ("var/lib/rpm", "usr/lib/sysimage/rpm")
 #: File names, most recent format first (the per-directory preference).
 RPMDB_FILES = ("rpmdb.sqlite", "Packages.db", "Packages")
-#: Problems listed per file before the rest are only counted.
-MAX_ISSUES_PER_FILE = 20
 #: Packages that are not software (rpm stores imported GPG keys as pseudo-packages).
 PSEUDO_PACKAGES = frozenset({"gpg-pubkey"})
 
@@ -136,25 +136,6 @@ class DatabaseError(ValueError):
     """A database file that cannot be read at all."""
 
 
-@dataclass
-class _Problems:
-    messages: list[str] = field(default_factory=list)
-    extra: int = 0
-
-    def add(self, message: str) -> None:
-        if len(self.messages) < MAX_ISSUES_PER_FILE:
-            self.messages.append(message)
-        else:
-            self.extra += 1
-
-    def issues(self, cataloger: str, path: str) -> list[CatalogIssue]:
-        out = [CatalogIssue(cataloger=cataloger, path=path, message=m) for m in self.messages]
-        if self.extra:
-            out.append(CatalogIssue(cataloger=cataloger, path=path,
-                                    message=f"{self.extra} further problems in this file not listed"))
-        return out
-
-
 SQLITE_MAGIC = b"SQLite format 3\x00"
 NDB_MAGIC = b"RpmP"
 BDB_HASH_MAGIC = 0x061561
@@ -177,7 +158,7 @@ def detect_format(data: bytes) -> str:
 # SQLite ------------------------------------------------------------------------------------------
 
 
-def sqlite_blobs(data: bytes, problems: _Problems) -> Iterator[tuple[int, bytes]]:
+def sqlite_blobs(data: bytes, problems: Problems) -> Iterator[tuple[int, bytes]]:
     """``(hnum, blob)`` rows of the ``Packages`` table, read from bytes without touching the image."""
     image = bytearray(data)
     if len(image) >= 20 and image[18] == 2 and image[19] == 2:
@@ -244,7 +225,7 @@ H_KEYDATA, H_DUPLICATE, H_OFFPAGE, H_OFFDUP = 1, 2, 3, 4
 DBMETA_CHKSUM = 0x01
 
 
-def bdb_blobs(data: bytes, problems: _Problems) -> Iterator[tuple[int, bytes]]:
+def bdb_blobs(data: bytes, problems: Problems) -> Iterator[tuple[int, bytes]]:
     """Every ``(instance, header)`` pair of a Berkeley DB hash ``Packages`` file."""
     if len(data) < 512:
         raise DatabaseError(f"Berkeley DB file is {len(data)} bytes, shorter than a metadata page")
@@ -369,7 +350,7 @@ NDB_BLOB_HEAD = 16  # magic, package index, generation, length
 NDB_BLOB_TAIL = 12  # adler32 of head, data and padding; length; magic
 
 
-def ndb_blobs(data: bytes, problems: _Problems) -> Iterator[tuple[int, bytes]]:
+def ndb_blobs(data: bytes, problems: Problems) -> Iterator[tuple[int, bytes]]:
     """``(package index, header)`` for every used slot of an NDB ``Packages.db``, in slot order."""
     if len(data) < NDB_HEADER:
         raise DatabaseError(f"NDB file is {len(data)} bytes, shorter than its {NDB_HEADER}-byte header")
@@ -487,15 +468,9 @@ class RpmCataloger:
         return directory in RPMDB_DIRS and base in RPMDB_FILES
 
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
-        out = CatalogOutput()
-        for path in self._preferred(files):
-            problems = _Problems()
-            try:
-                out.packages.extend(self._catalog_file(path, files[path], ctx, problems))
-            except Exception as exc:  # defensive: report, never raise
-                problems.add(f"unexpected error while reading: {type(exc).__name__}: {exc}")
-            out.issues.extend(problems.issues(self.name, path))
-        return out
+        packages, issues = read_each(self.name, self._preferred(files), files,
+                                     lambda path, data, problems: self._catalog_file(path, data, ctx, problems))
+        return CatalogOutput(packages=packages, issues=issues)
 
     @staticmethod
     def _preferred(files: Mapping[str, bytes]) -> list[str]:
@@ -511,7 +486,7 @@ class RpmCataloger:
             chosen.extend(known[:1] + [p for p in paths if p not in known])
         return chosen
 
-    def _catalog_file(self, path: str, data: bytes, ctx: CatalogContext, problems: _Problems) -> list[Package]:
+    def _catalog_file(self, path: str, data: bytes, ctx: CatalogContext, problems: Problems) -> list[Package]:
         if len(data) > self.max_file_bytes:
             problems.add(f"file is {len(data)} bytes, over the {self.max_file_bytes}-byte limit; not read")
             return []

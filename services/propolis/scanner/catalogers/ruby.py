@@ -20,30 +20,17 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from packageurl import PackageURL
-
+from propolis.scanner.catalogers._common import catalog_each, lenient_text, note, purl_or_empty
 from propolis.scanner.catalogers.interface import CatalogContext, CatalogOutput
-from propolis.scanner.domain.model import CatalogIssue, Location, Package
+from propolis.scanner.domain.model import Location, Package
 
 _SOURCE_KIND = {"GEM": "rubygems", "GIT": "git", "PATH": "path"}
 _SPEC_SECTIONS = frozenset(_SOURCE_KIND)
 #: ``    name (version[-platform])`` — Bundler never puts ``-`` in the version part.
 _SPEC_LINE = re.compile(r"^ {4}(?! )(\S+) \(([^-()\s]+)(?:-([^()\s]+))?\)$")
 _DEP_LINE = re.compile(r"^ {2}(?! )([^\s!(]+)")
-#: At most this many problems are kept per file (a damaged file can have millions).
-MAX_PROBLEMS = 20
-
-
-def _note(problems: list[str], message: str) -> None:
-    if len(problems) < MAX_PROBLEMS:
-        problems.append(message)
-
-
 def gem_purl(name: str, version: str) -> str:
-    try:
-        return PackageURL(type="gem", name=name, version=version or None).to_string()
-    except ValueError:
-        return ""
+    return purl_or_empty("gem", name, version)
 
 
 def _gem(name: str, version: str, path: str, metadata: dict[str, Any], licenses: list[str] | None = None) -> Package:
@@ -93,7 +80,7 @@ def parse_gemfile_lock(text: str, path: str) -> tuple[list[Package], list[str]]:
             continue  # a dependency of the spec above, or options of the source
         m = _SPEC_LINE.match(line)
         if not m:
-            _note(problems, f"Gemfile.lock line {lineno}: expected '    name (version)' in {section} specs")
+            note(problems, f"Gemfile.lock line {lineno}: expected '    name (version)' in {section} specs")
             continue
         name, version, platform = m.groups()
         meta = found.setdefault((name, version), {"source": _SOURCE_KIND[section]})
@@ -104,7 +91,7 @@ def parse_gemfile_lock(text: str, path: str) -> tuple[list[Package], list[str]]:
             if platform not in meta["platforms"]:
                 meta["platforms"].append(platform)
     if not saw_section and text.strip():
-        _note(problems, "not a Gemfile.lock: no GEM, GIT, PATH or DEPENDENCIES section")
+        note(problems, "not a Gemfile.lock: no GEM, GIT, PATH or DEPENDENCIES section")
     packages = []
     for (name, version), meta in found.items():
         if name in direct:
@@ -172,11 +159,6 @@ def _is_installed_spec(path: str) -> bool:
     return len(parts) >= 3 and parts[-2] == "default" and parts[-3] == "specifications"
 
 
-def _text(data: bytes) -> str:
-    text = data.decode("utf-8", errors="replace")
-    return text[1:] if text.startswith("\ufeff") else text
-
-
 class GemfileLockCataloger:
     name: ClassVar[str] = "gemfile-lock"
     max_file_bytes: ClassVar[int] = 8 * 1024 * 1024
@@ -185,15 +167,8 @@ class GemfileLockCataloger:
         return path.rpartition("/")[2] in ("Gemfile.lock", "gems.locked")
 
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
-        out = CatalogOutput()
-        for path, data in files.items():
-            try:
-                packages, problems = parse_gemfile_lock(_text(data), path)
-            except Exception as exc:  # safety net: a cataloger never raises
-                packages, problems = [], [f"Gemfile.lock unreadable: {type(exc).__name__}: {exc}"]
-            out.packages.extend(packages)
-            out.issues.extend(CatalogIssue(cataloger=self.name, path=path, message=p) for p in problems[:20])
-        return out
+        return catalog_each(self.name, files, lambda data, path: parse_gemfile_lock(lenient_text(data), path),
+                            "Gemfile.lock")
 
 
 class GemspecCataloger:
@@ -204,15 +179,7 @@ class GemspecCataloger:
         return _is_installed_spec(path)
 
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
-        out = CatalogOutput()
-        for path, data in files.items():
-            try:
-                packages, problems = parse_gemspec(_text(data), path)
-            except Exception as exc:  # safety net
-                packages, problems = [], [f"gemspec unreadable: {type(exc).__name__}: {exc}"]
-            out.packages.extend(packages)
-            out.issues.extend(CatalogIssue(cataloger=self.name, path=path, message=p) for p in problems)
-        return out
+        return catalog_each(self.name, files, lambda data, path: parse_gemspec(lenient_text(data), path), "gemspec")
 
 
 CATALOGERS = [GemfileLockCataloger(), GemspecCataloger()]

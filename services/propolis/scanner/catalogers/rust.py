@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import msgspec
-from packageurl import PackageURL
 
-from propolis.scanner.catalogers.golang import looks_like_executable_path, open_elf
+from propolis.scanner.catalogers._common import catalog_each, named_entries, problem_issues, purl_or_empty
+from propolis.scanner.catalogers.golang import ExecutableCataloger, open_elf
 from propolis.scanner.catalogers.interface import CatalogContext, CatalogOutput
 from propolis.scanner.domain.model import CatalogIssue, Location, Package
 
@@ -32,20 +32,8 @@ AUDITABLE_SECTION = ".dep-v0"
 MAX_AUDIT_JSON = 8 * 1024 * 1024
 
 _V1_CHECKSUM_KEY = re.compile(r"^checksum (\S+) (\S+) \((.+)\)$")
-#: At most this many problems are kept per file (a damaged file can have millions).
-MAX_PROBLEMS = 20
-
-
-def _note(problems: list[str], message: str) -> None:
-    if len(problems) < MAX_PROBLEMS:
-        problems.append(message)
-
-
 def cargo_purl(name: str, version: str) -> str:
-    try:
-        return PackageURL(type="cargo", name=name, version=version or None).to_string()
-    except ValueError:
-        return ""
+    return purl_or_empty("cargo", name, version)
 
 
 def _crate(name: str, version: str, path: str, metadata: dict[str, Any]) -> Package:
@@ -82,14 +70,8 @@ def parse_cargo_lock(data: bytes, path: str) -> tuple[list[Package], list[str]]:
     packages: list[Package] = []
     problems: list[str] = []
     seen: set[tuple[str, str, str]] = set()
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            _note(problems, f"Cargo.lock package #{index + 1} is not a table")
-            continue
-        name, version, source = entry.get("name"), entry.get("version"), entry.get("source", "")
-        if not isinstance(name, str) or not name or not isinstance(version, str) or not version:
-            _note(problems, f"Cargo.lock package #{index + 1} has no name or version")
-            continue
+    for entry, name, version in named_entries(entries, "Cargo.lock package", problems, kind="a table"):
+        source = entry.get("source", "")
         source = source if isinstance(source, str) else ""
         if (name, version, source) in seen:
             continue
@@ -138,14 +120,7 @@ def parse_auditable(compressed: bytes, path: str) -> tuple[list[Package], list[s
     packages: list[Package] = []
     problems: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            _note(problems, f"{AUDITABLE_SECTION} package #{index + 1} is not an object")
-            continue
-        name, version = entry.get("name"), entry.get("version")
-        if not isinstance(name, str) or not name or not isinstance(version, str) or not version:
-            _note(problems, f"{AUDITABLE_SECTION} package #{index + 1} has no name or version")
-            continue
+    for entry, name, version in named_entries(entries, f"{AUDITABLE_SECTION} package", problems):
         if (name, version) in seen:
             continue
         seen.add((name, version))
@@ -167,23 +142,11 @@ class CargoLockCataloger:
         return path.rpartition("/")[2] == "Cargo.lock"
 
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
-        out = CatalogOutput()
-        for path, data in files.items():
-            try:
-                packages, problems = parse_cargo_lock(data, path)
-            except Exception as exc:  # safety net: a cataloger never raises
-                packages, problems = [], [f"Cargo.lock unreadable: {type(exc).__name__}: {exc}"]
-            out.packages.extend(packages)
-            out.issues.extend(CatalogIssue(cataloger=self.name, path=path, message=p) for p in problems[:20])
-        return out
+        return catalog_each(self.name, files, parse_cargo_lock, "Cargo.lock")
 
 
-class CargoAuditableCataloger:
+class CargoAuditableCataloger(ExecutableCataloger):
     name: ClassVar[str] = "cargo-auditable"
-    max_file_bytes: ClassVar[int] = 256 * 1024 * 1024
-
-    def wants(self, path: str) -> bool:
-        return looks_like_executable_path(path)
 
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
         out = CatalogOutput()
@@ -206,7 +169,7 @@ class CargoAuditableCataloger:
             except Exception as exc:  # safety net
                 packages, problems = [], [f"{AUDITABLE_SECTION} unreadable: {type(exc).__name__}: {exc}"]
             out.packages.extend(packages)
-            out.issues.extend(CatalogIssue(cataloger=self.name, path=path, message=p) for p in problems[:20])
+            out.issues.extend(problem_issues(self.name, path, problems))
         return out
 
 
