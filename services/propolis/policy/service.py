@@ -46,7 +46,7 @@ class PolicyService:
             key = (VerificationKey.from_config(p.verification_key, p.verification_alg, p.verification_keyid,
                                                p.verification_scope) if p.verification_key else None)
             src = source_for(p.bundle, ref=p.ref, subdir=p.subdir, data_dir=Path(cfg.data_dir))
-            self.manager = BundleManager(src, RegorusEngine(), key, on_activated=self._activated,
+            self.manager = BundleManager(src, RegorusEngine(use_vm=p.engine_vm), key, on_activated=self._activated,
                                          on_rejected=self._rejected)
             self.pdp = DecisionPoints(self.manager, self.manager.points, limits)
         self.ctx: Context | None = None
