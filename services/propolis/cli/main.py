@@ -67,7 +67,7 @@ def events(markdown: Annotated[bool, typer.Option(help="Print the catalogue as M
 @app.command()
 def sbom(image: Annotated[str, typer.Argument(help="docker-archive tarball, OCI layout DIR[:TAG], "
                                                    "oci-archive:FILE, or a root filesystem directory.")],
-         format: Annotated[str, typer.Option("--format", "-f", help="json or table.")] = "table",
+         format: Annotated[str, typer.Option("--format", "-f", help="json, table, cyclonedx or spdx.")] = "table",
          output: Annotated[str, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = "",
          platform: Annotated[str, typer.Option(help="os/arch to pick from a multi-arch index.")] = "") -> None:
     """List every package in an image, layer by layer."""
@@ -77,9 +77,11 @@ def sbom(image: Annotated[str, typer.Argument(help="docker-archive tarball, OCI 
     from propolis.scanner.adapters.sources import open_image
     from propolis.scanner.catalogue import catalogue_image
     from propolis.scanner.domain.image import ImageError
+    from propolis.scanner.formats import all_formats
 
-    if format not in ("json", "table"):
-        _fail(f"unknown format {format!r}: choose json or table (cyclonedx and spdx are not available yet)")
+    formats = all_formats()
+    if format not in ("json", "table", *formats):
+        _fail(f"unknown format {format!r}: choose json, table, {', '.join(formats)}")
     try:
         img = open_image(image, platform=platform)
     except ImageError as exc:
@@ -89,7 +91,13 @@ def sbom(image: Annotated[str, typer.Argument(help="docker-archive tarball, OCI 
         task = bar.add_task("reading layers", total=len(img.layers))
         cat = catalogue_image(img, progress=lambda i, n, info: bar.update(task, completed=i + 1,
                                                                            description=f"layer {info.digest[:19]}"))
-    if format == "json":
+    if format in formats:
+        data = formats[format].render(cat)
+        if output:
+            Path(output).write_bytes(data)
+        else:
+            sys.stdout.buffer.write(data)
+    elif format == "json":
         text = msgspec.json.format(msgspec.json.encode(cat), indent=2).decode() + "\n"
         if output:
             Path(output).write_text(text)
