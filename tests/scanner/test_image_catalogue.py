@@ -83,3 +83,16 @@ def test_sbom_cli_json_and_errors(tmp_path: Path) -> None:
     assert p.returncode == 2 and "no such file" in p.stderr.decode() and p.stderr.decode().count("\n") == 1
     p = propolis_cli("sbom", str(root), "--format", "xml")
     assert p.returncode == 2 and "unknown format" in p.stderr.decode()
+
+
+def test_secrets_and_config_facts_are_reported_with_their_layer_and_redacted(tmp_path: Path) -> None:
+    layers, _ = _layers()
+    key_body = "MIIEowIBAAKCAQEA" + "x" * 40
+    pem = f"-----BEGIN RSA PRIVATE KEY-----\n{key_body}\n-----END RSA PRIVATE KEY-----\n"
+    layers.append({"root/.ssh/id_rsa": pem.encode()})
+    cat = catalogue_image(open_image(str(write_oci_layout(tmp_path / "oci", layers))))
+    keys = [s for s in cat.secrets if s.finding.path == "root/.ssh/id_rsa"]
+    assert keys and keys[0].diff_id == cat.layers[3].diff_id and keys[0].finding.line == 1
+    encoded = json.dumps(json.loads(__import__("msgspec").json.encode(cat)))
+    assert key_body not in encoded  # redacted everywhere, including the JSON output
+    assert cat.facts is not None and cat.facts.runs_as_root is True  # the test config sets no User

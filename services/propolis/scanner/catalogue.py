@@ -13,9 +13,12 @@ import msgspec
 from propolis.scanner.adapters.layers import DEFAULT_LIMITS, LayerLimits, read_directory, read_layer
 from propolis.scanner.catalogers import all_catalogers
 from propolis.scanner.catalogers.interface import CatalogContext, Cataloger
+from propolis.scanner.domain.config_facts import ConfigFacts, config_facts
 from propolis.scanner.domain.filesystem import FileView
 from propolis.scanner.domain.image import Image
 from propolis.scanner.domain.model import Location, OSRelease, Package
+from propolis.scanner.secrets import scanner as secret_scanner
+from propolis.scanner.secrets.scanner import SecretFinding
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,15 @@ class LayerInfo(msgspec.Struct, kw_only=True):
     partial: list[str] = []
 
 
+class LocatedSecret(msgspec.Struct, kw_only=True):
+    """A secret found in the image: where, in which layer, and redacted (never the value)."""
+
+    finding: SecretFinding
+    layer_digest: str = ""
+    diff_id: str = ""
+    created_by: str = ""
+
+
 class Catalogue(msgspec.Struct, kw_only=True):
     reference: str
     manifest_digest: str = ""
@@ -39,6 +51,9 @@ class Catalogue(msgspec.Struct, kw_only=True):
     partial: bool = False
     issues: list[str] = []
     config: dict[str, Any] = {}
+    #: Facts about the image configuration (user, ports, env names, risky build steps).
+    facts: ConfigFacts | None = None
+    secrets: list[LocatedSecret] = []
 
 
 Progress = Callable[[int, int, LayerInfo], None]
@@ -59,7 +74,8 @@ class _Wants:
 
 
 def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
-                    limits: LayerLimits = DEFAULT_LIMITS, progress: Progress | None = None) -> Catalogue:
+                    limits: LayerLimits = DEFAULT_LIMITS, progress: Progress | None = None,
+                    secrets: bool = True) -> Catalogue:
     from propolis.scanner.catalogers.osrelease import OS_RELEASE_PATHS, parse_os_release
 
     cats = catalogers if catalogers is not None else all_catalogers()
@@ -72,7 +88,14 @@ def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
         def wants(self, path: str) -> bool:
             return path in os_paths
 
-    wants = _Wants([*cats, _OSWant()])  # type: ignore[list-item]
+    class _SecretWant:
+        name = "secrets"
+        max_file_bytes = 1024 * 1024
+
+        def wants(self, path: str) -> bool:
+            return secrets and secret_scanner.wants(path) > 0
+
+    wants = _Wants([*cats, _OSWant(), _SecretWant()])  # type: ignore[list-item]
     view = FileView()
     result = Catalogue(reference=image.reference, manifest_digest=image.manifest_digest, config=image.config,
                        issues=list(image.issues))
@@ -127,6 +150,21 @@ def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
                 locs.append(loc)
             pkg.locations = locs
             result.packages.append(pkg)
+    result.facts = config_facts(image.config)
+    if secrets:
+        found = [LocatedSecret(finding=f) for f in secret_scanner.scan_env(
+            (image.config.get("config") or {}).get("Env") if isinstance(image.config.get("config"), dict) else None)]
+        for p in sorted(present):
+            if secret_scanner.wants(p) <= 0:
+                continue
+            v = view.resolve(p)
+            if v is None:
+                continue
+            lr = image.layers[v.layer] if 0 <= v.layer < len(image.layers) else None
+            for f in secret_scanner.scan_text(p, v.content):
+                found.append(LocatedSecret(finding=f, layer_digest=lr.digest if lr else "",
+                                           diff_id=lr.diff_id if lr else "", created_by=lr.created_by if lr else ""))
+        result.secrets = found
     result.issues.extend(view.issues)
     for info in result.layers:
         result.issues.extend(f"layer {info.index} ({info.digest or 'rootfs'}): {p}" for p in info.partial)
