@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -78,5 +79,11 @@ class GrpcServer:
     async def stop(self) -> None:
         """Stop taking new RPCs, let in-flight ones finish within the grace period."""
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.server.stop(self.cfg.shutdown_grace)
+        # grpc.aio's stop waits for the core's shutdown event without a bound of its own; a lost
+        # event must not keep the process from exiting, so the wait is capped past the grace.
+        try:
+            await asyncio.wait_for(self.server.stop(self.cfg.shutdown_grace), self.cfg.shutdown_grace + 5.0)
+        except TimeoutError:
+            log.error("grpc shutdown did not complete in time; continuing", extra={"address": self.address})
+            return
         log.info("grpc stopped", extra={"address": self.address})
