@@ -8,10 +8,11 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 export RUST_LIB_BACKTRACE ?= 0
 
-.PHONY: install system-deps run test lint proto proto-check buf-breaking policy-test pytest bench clean
+.PHONY: install system-deps run test lint proto proto-check buf-breaking policy-test pytest bench bench-scan clean
 
-# Debian packages the test suite builds real artefacts with (a Go binary for the scanner).
-DEB_PACKAGES := golang-go
+# Debian packages the test suite needs: Go to build a real binary for the scanner, and the
+# OCI registry (docker-registry) the registry tests start on loopback.
+DEB_PACKAGES := golang-go docker-registry
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +62,11 @@ pytest: install
 ## Decision-latency benchmarks (run on purpose, not part of `make test`).
 bench: install
 	$(PY) loadtests/decision_latency.py
+
+## Image cataloguing against the decompression floor and Trivy (real Debian packages, see docs/benchmarks.md).
+bench-scan: install
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) loadtests/scan_bench.py $(BENCH_SCAN_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
