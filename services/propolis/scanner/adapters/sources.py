@@ -261,4 +261,10 @@ def open_image(ref: str, platform: str = "") -> Image:
         return open_oci_layout(base, tag=tag, platform=platform)
     if p.is_dir():
         return open_rootfs(p)
-    raise ImageError(f"{ref}: no such file or directory (registry references are not supported yet)")
+    from propolis.scanner.adapters.registry import open_registry_image, parse_reference
+
+    remote = parse_reference(ref)  # only when no local path matched: a local file always wins
+    if remote is not None:
+        return open_registry_image(remote, platform=platform)
+    raise ImageError(f"{ref}: no such file or directory, and not a registry reference "
+                     "(host[:port]/repo[:tag][@sha256:...])")
