@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,26 @@ def _config(diff_ids: list[str], created_by: list[str]) -> bytes:
     }).encode()
 
 
+def _raw_diff_id(blob: bytes, cap: int = 64 << 20) -> str:
+    """The diff_id a real image would carry for ``blob``: the digest of its gunzipped bytes.
+    Blobs that do not decompress (or would expand past ``cap``: bombs) keep the blob's digest."""
+    h = hashlib.sha256()
+    d = zlib.decompressobj(wbits=47)
+    total = 0
+    try:
+        for i in range(0, len(blob), 1 << 16):
+            out = d.decompress(blob[i:i + (1 << 16)], cap - total + 1)
+            total += len(out)
+            if total > cap or d.unconsumed_tail:
+                return _sha(blob)
+            h.update(out)
+        if not d.eof:
+            return _sha(blob)
+    except zlib.error:
+        return _sha(blob)
+    return "sha256:" + h.hexdigest()
+
+
 def write_oci_layout(root: Path, layers: list[dict[str, object]], *, compression: str = "gzip",
                      tag: str = "latest", created_by: list[str] | None = None,
                      raw_layers: list[bytes] | None = None) -> Path:
@@ -107,7 +128,7 @@ def write_oci_layout(root: Path, layers: list[dict[str, object]], *, compression
     for i in range(len(blobs) if blobs is not None else len(layers)):
         if blobs is not None:
             blob, mt = blobs[i], "application/vnd.oci.image.layer.v1.tar+gzip"
-            diff_ids.append(_sha(blob))
+            diff_ids.append(_raw_diff_id(blob))
         else:
             raw = layer_tar(layers[i])
             diff_ids.append(_sha(raw))

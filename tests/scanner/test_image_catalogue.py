@@ -96,3 +96,22 @@ def test_secrets_and_config_facts_are_reported_with_their_layer_and_redacted(tmp
     encoded = json.dumps(json.loads(__import__("msgspec").json.encode(cat)))
     assert key_body not in encoded  # redacted everywhere, including the JSON output
     assert cat.facts is not None and cat.facts.runs_as_root is True  # the test config sets no User
+
+
+def test_a_secret_deleted_by_a_later_layer_is_still_reported_once_with_its_layer(tmp_path: Path) -> None:
+    """Deleting a file in a later layer does not remove it from the image: every layer is searched.
+    A file carried over unchanged is reported once, where it first appeared."""
+    aws = "AKIAIOSFODNN7EXAMPLQ"
+    layers: list[dict[str, object]] = [
+        {"app/.env": f"AWS_ACCESS_KEY_ID={aws}\n".encode(), "etc/app.conf": f"key={aws}\n".encode()},
+        {"app/.env": WHITEOUT, "etc/other.conf": b"nothing here\n"},
+        {"etc/app.conf": f"key={aws}\n".encode()},  # rewritten, same content
+    ]
+    cat = catalogue_image(open_image(str(write_oci_layout(tmp_path / "oci", layers))))
+    by_path = {}
+    for s in cat.secrets:
+        by_path.setdefault(s.finding.path, []).append(s)
+    assert set(by_path) == {"app/.env", "etc/app.conf"}, [s.finding for s in cat.secrets]
+    assert {s.diff_id for s in by_path["app/.env"]} == {cat.layers[0].diff_id}
+    assert [s.diff_id for s in by_path["etc/app.conf"]] == [cat.layers[0].diff_id] * len(by_path["etc/app.conf"])
+    assert aws not in json.dumps(json.loads(__import__("msgspec").json.encode(cat)))

@@ -3,6 +3,7 @@ attribute every package to the layer that introduced it."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,12 +11,20 @@ from typing import Any
 
 import msgspec
 
-from propolis.scanner.adapters.layers import DEFAULT_LIMITS, LayerLimits, read_directory, read_layer
+from propolis.scanner.adapters.cache import LayerCache
+from propolis.scanner.adapters.layers import (
+    DEFAULT_LIMITS,
+    LayerContent,
+    LayerLimits,
+    Wants,
+    read_directory,
+    read_layer,
+)
 from propolis.scanner.catalogers import all_catalogers
-from propolis.scanner.catalogers.interface import CatalogContext, Cataloger
-from propolis.scanner.domain.config_facts import ConfigFacts, config_facts
+from propolis.scanner.catalogers.interface import CatalogContext, Cataloger, keeps
+from propolis.scanner.domain.config_facts import ConfigFacts, config_facts, filesystem_facts
 from propolis.scanner.domain.filesystem import FileView
-from propolis.scanner.domain.image import Image
+from propolis.scanner.domain.image import Image, LayerRef
 from propolis.scanner.domain.model import Location, OSRelease, Package
 from propolis.scanner.secrets import scanner as secret_scanner
 from propolis.scanner.secrets.scanner import SecretFinding
@@ -51,7 +60,8 @@ class Catalogue(msgspec.Struct, kw_only=True):
     partial: bool = False
     issues: list[str] = []
     config: dict[str, Any] = {}
-    #: Facts about the image configuration (user, ports, env names, risky build steps).
+    #: Facts about the image configuration (user, ports, env names, risky build steps) and the final
+    #: filesystem (setuid/setgid and world-writable paths, each with the layer that introduced it).
     facts: ConfigFacts | None = None
     secrets: list[LocatedSecret] = []
 
@@ -72,10 +82,14 @@ class _Wants:
                 self.cache[path] = hit
         return hit
 
+    def keeps(self, path: str, data: bytes) -> bool:
+        """Some cataloger that wants ``path`` still wants it now that its content is known."""
+        return any(c.wants(path) and keeps(c, path, data) for c in self.catalogers)
+
 
 def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
                     limits: LayerLimits = DEFAULT_LIMITS, progress: Progress | None = None,
-                    secrets: bool = True) -> Catalogue:
+                    secrets: bool = True, cache: LayerCache | None = None) -> Catalogue:
     from propolis.scanner.catalogers.osrelease import OS_RELEASE_PATHS, parse_os_release
 
     cats = catalogers if catalogers is not None else all_catalogers()
@@ -96,28 +110,29 @@ def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
             return secrets and secret_scanner.wants(path) > 0
 
     wants = _Wants([*cats, _OSWant(), _SecretWant()])  # type: ignore[list-item]
+    keep = _Wants([*cats, _OSWant()])  # type: ignore[list-item]
     view = FileView()
     result = Catalogue(reference=image.reference, manifest_digest=image.manifest_digest, config=image.config,
                        issues=list(image.issues))
+    fingerprint = ""
+    per_layer_secrets: list[list[SecretFinding]] = []
     for i, layer in enumerate(image.layers):
         info = LayerInfo(index=i, digest=layer.digest, diff_id=layer.diff_id, created_by=layer.created_by,
                          size=layer.size)
         if layer.directory:
-            content = read_directory(layer.directory, wants, limits)
+            content = analyse_layer(read_directory(layer.directory, wants, limits), keep, secrets)
+        elif cache is not None and layer.diff_id:
+            if not fingerprint:
+                fingerprint = cache.fingerprint(wants.catalogers, secrets=secrets, limits=limits)
+            content = cache.layer(layer.diff_id, fingerprint,
+                                  functools.partial(_read_blob, layer, wants, limits, keep, secrets))
         else:
-            try:
-                stream = layer.open()
-            except Exception as exc:
-                info.partial.append(f"layer {layer.digest} cannot be opened: {exc}")
-                result.layers.append(info)
-                continue
-            try:
-                content = read_layer(stream, wants, media_type=layer.media_type, limits=limits)
-            finally:
-                stream.close()
+            content = _read_blob(layer, wants, limits, keep, secrets)
         info.entries = content.entries
         info.partial.extend(content.partial)
+        info.partial.extend(content.skipped)  # entries ignored or files not read: the result is partial too
         view.apply(content, i)
+        per_layer_secrets.append(content.secrets)
         result.layers.append(info)
         if progress:
             progress(i, len(image.layers), info)
@@ -150,20 +165,21 @@ def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
                 locs.append(loc)
             pkg.locations = locs
             result.packages.append(pkg)
-    result.facts = config_facts(image.config)
+    result.facts = msgspec.structs.replace(config_facts(image.config), **filesystem_facts(
+        ((p, m.mode, m.kind, i) for p, (m, i) in view.modes.items()), [la.diff_id for la in image.layers]))
     if secrets:
         found = [LocatedSecret(finding=f) for f in secret_scanner.scan_env(
             (image.config.get("config") or {}).get("Env") if isinstance(image.config.get("config"), dict) else None)]
-        for p in sorted(present):
-            if secret_scanner.wants(p) <= 0:
-                continue
-            v = view.resolve(p)
-            if v is None:
-                continue
-            lr = image.layers[v.layer] if 0 <= v.layer < len(image.layers) else None
-            for f in secret_scanner.scan_text(p, v.content):
-                found.append(LocatedSecret(finding=f, layer_digest=lr.digest if lr else "",
-                                           diff_id=lr.diff_id if lr else "", created_by=lr.created_by if lr else ""))
+        seen: set[tuple[str, str, int, str]] = set()
+        for idx, layer_secrets in enumerate(per_layer_secrets):
+            lr = image.layers[idx]
+            for f in layer_secrets:
+                key = (f.rule_id, f.path, f.line, f.redacted)
+                if key in seen:  # the same file carried over unchanged: reported where it first appeared
+                    continue
+                seen.add(key)
+                found.append(LocatedSecret(finding=f, layer_digest=lr.digest, diff_id=lr.diff_id,
+                                           created_by=lr.created_by))
         result.secrets = found
     result.issues.extend(view.issues)
     for info in result.layers:
@@ -171,6 +187,34 @@ def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
     result.partial = bool(result.issues)
     result.packages.sort(key=lambda p: (p.ecosystem, p.name, p.version, p.locations[0].path if p.locations else ""))
     return result
+
+
+def _read_blob(layer: LayerRef, wants: Wants, limits: LayerLimits, keep: _Wants, secrets: bool
+               ) -> LayerContent:
+    """Stream one layer blob, checked against its diff_id (what makes the result cacheable)."""
+    try:
+        stream = layer.open()
+    except Exception as exc:
+        return LayerContent(partial=[f"layer {layer.digest} cannot be opened: {exc}"])
+    try:
+        content = read_layer(stream, wants, media_type=layer.media_type, limits=limits, diff_id=layer.diff_id)
+    finally:
+        stream.close()
+    return analyse_layer(content, keep, secrets)
+
+
+def analyse_layer(content: LayerContent, keep: _Wants, secrets: bool) -> LayerContent:
+    """The per-layer part of the analysis, done once per layer (and cached with it): search the
+    layer's files for secrets, then drop the files no cataloger keeps (wanted only by the secret
+    search, or executables without build information), so neither memory nor the cache holds
+    every text file and binary of the image."""
+    if secrets:
+        for path, data in content.files.items():
+            if secret_scanner.wants(path) > 0:
+                content.secrets.extend(secret_scanner.scan_text(path, data))
+    for path in [p for p, data in content.files.items() if not keep.keeps(p, data)]:
+        content.wanted_bytes -= len(content.files.pop(path))
+    return content
 
 
 def _introductions(cat: Cataloger, view: FileView, files: dict[str, bytes],

@@ -727,10 +727,13 @@ def buildinfo_packages(info: BuildInfo, path: str) -> list[Package]:
 class GoBinaryCataloger(ExecutableCataloger):
     name: ClassVar[str] = "go-binary"
 
+    def keeps(self, path: str, data: bytes) -> bool:
+        return _is_executable_content(data) and BUILDINFO_MAGIC in data
+
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
         out = CatalogOutput()
         for path, data in files.items():
-            if not _is_executable_content(data) or BUILDINFO_MAGIC not in data:
+            if not self.keeps(path, data):
                 continue
             try:
                 info = read_buildinfo(data)

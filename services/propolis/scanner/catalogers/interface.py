@@ -41,3 +41,13 @@ class Cataloger(Protocol):
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
         """Packages from the wanted files (path → content). Never raises on malformed content."""
         ...
+
+
+def keeps(cataloger: Cataloger, path: str, data: bytes) -> bool:
+    """Whether a wanted file, once read, is worth keeping for :meth:`Cataloger.catalog`.
+
+    A cataloger may define ``keeps(path, data)`` to drop files by content right after its layer is
+    read (e.g. executables without Go build information): most of ``/usr/bin`` is then neither
+    held in memory for the rest of the scan nor stored in the layer cache."""
+    check = getattr(cataloger, "keeps", None)
+    return True if check is None else bool(check(path, data))

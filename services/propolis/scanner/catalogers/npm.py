@@ -58,6 +58,27 @@ except AttributeError:  # pragma: no cover - libyaml missing
 
 
 def _load_yaml(text: str, problems: Problems) -> Any:
+    """The YAML document, or None (with the reason) when it does not parse or aliases blow it up.
+
+    Anchors and aliases share one node many times (pnpm and yarn never write them): a small file whose
+    importers all alias one large dependency map would be walked importers × dependencies times. A
+    document that expands to more values than the text has characters is refused.
+    """
+    doc = _parse_yaml(text, problems)
+    budget = len(text) + 1024
+    stack, count = [doc], 0
+    while stack:
+        node = stack.pop()
+        children = list(node.values()) if isinstance(node, dict) else node if isinstance(node, list) else ()
+        count += len(children)
+        if count > budget:
+            problems.add(f"YAML aliases expand the document past {budget} values; not read")
+            return None
+        stack.extend(children)
+    return doc
+
+
+def _parse_yaml(text: str, problems: Problems) -> Any:
     try:
         return yaml.load(text, Loader=_YamlLoader)  # a safe loader (CSafeLoader when libyaml is present)
     except yaml.MarkedYAMLError as exc:

@@ -165,8 +165,10 @@ class PythonInstalledCataloger(_FileCataloger):
 # --- requirements files ---------------------------------------------------------------------------
 
 
-_COMMENT = re.compile(r"(^|\s+)#.*$")
-_OPTION_AFTER_REQUIREMENT = re.compile(r"\s+--?[A-Za-z]")
+# Both look at one whitespace character only: ``\s+`` before a literal backtracks over every long
+# run of blanks, which made a requirements file of spaces take quadratic time.
+_COMMENT = re.compile(r"(?:^|(?<=\s))#.*$")
+_OPTION_AFTER_REQUIREMENT = re.compile(r"\s--?[A-Za-z]")
 _PINNING_OPERATORS = ("==", "===")
 
 
@@ -177,7 +179,7 @@ def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not pending:
             start = number
-        if line.endswith("\\") and not _COMMENT.match(line):
+        if line.endswith("\\") and not line.lstrip().startswith("#"):
             pending.append(line[:-1])
             continue
         pending.append(line)

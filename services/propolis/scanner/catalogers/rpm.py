@@ -252,6 +252,7 @@ def bdb_blobs(data: bytes, problems: Problems) -> Iterator[tuple[int, bytes]]:
     if last_pgno + 1 > npages:
         problems.add(f"database is truncated: the metadata says {last_pgno + 1} pages, the file holds {npages}")
     head = struct.Struct(order + "IIIHHBB")
+    claimed: set[int] = set()
     for pgno in range(1, npages):
         base = pgno * pagesize
         _pg, _prev, _next, entries, _hf, _level, ptype = head.unpack_from(data, base + 8)
@@ -287,7 +288,7 @@ def bdb_blobs(data: bytes, problems: Problems) -> Iterator[tuple[int, bytes]]:
                     continue
                 start, total = struct.unpack_from(order + "II", page, v_off + 4)
                 try:
-                    value = _bdb_overflow(data, order, pagesize, npages, start, total)
+                    value = _bdb_overflow(data, order, pagesize, npages, start, total, claimed)
                 except DatabaseError as exc:
                     problems.add(f"{where} (package {key}): {exc}; skipped")
                     continue
@@ -309,7 +310,11 @@ def _item_ends(offsets: list[int], pagesize: int) -> dict[int, int]:
     return ends
 
 
-def _bdb_overflow(data: bytes, order: str, pagesize: int, npages: int, start: int, total: int) -> bytes:
+def _bdb_overflow(data: bytes, order: str, pagesize: int, npages: int, start: int, total: int,
+                  claimed: set[int] | None = None) -> bytes:
+    """The item stored in the overflow chain from ``start``. ``claimed`` holds the overflow pages
+    earlier items walked: a page belongs to one item only, so items sharing pages (a crafted file
+    making thousands of items re-read one long chain) are refused instead of read again."""
     if total > len(data):
         raise DatabaseError(f"overflow item claims {total} bytes, more than the whole file")
     chunks: list[bytes] = []
@@ -324,6 +329,10 @@ def _bdb_overflow(data: bytes, order: str, pagesize: int, npages: int, start: in
             raise DatabaseError(f"overflow chain from page {start} points at page {pgno}, past the end of the file")
         if pgno in seen:
             raise DatabaseError(f"overflow chain from page {start} loops at page {pgno}")
+        if claimed is not None:
+            if pgno in claimed:
+                raise DatabaseError(f"overflow chain from page {start} reaches page {pgno}, part of another item")
+            claimed.add(pgno)
         seen.add(pgno)
         base = pgno * pagesize
         _pg, _prev, nxt, _entries, used, _level, ptype = head.unpack_from(data, base + 8)
@@ -360,6 +369,7 @@ def ndb_blobs(data: bytes, problems: Problems) -> Iterator[tuple[int, bytes]]:
     if slot_pages == 0 or slot_pages * NDB_PAGE > len(data):
         raise DatabaseError(f"NDB header says {slot_pages} slot pages; the file holds {len(data) // NDB_PAGE} pages")
     nslots = slot_pages * NDB_PAGE // NDB_SLOT
+    named: set[int] = set()
     for slot in range(NDB_HEADER // NDB_SLOT, nslots):
         off = slot * NDB_SLOT
         smagic, pkgidx, blkoff, blkcnt = struct.unpack_from("<4sIII", data, off)
@@ -369,6 +379,11 @@ def ndb_blobs(data: bytes, problems: Problems) -> Iterator[tuple[int, bytes]]:
         if pkgidx == 0:
             continue  # a free slot
         where = f"slot {slot} (package {pkgidx})"
+        if pkgidx in named:
+            # rpm gives each package one slot; repeats would re-read (and checksum) one blob many times.
+            problems.add(f"{where}: an earlier slot names the same package; skipped")
+            continue
+        named.add(pkgidx)
         start, length = blkoff * NDB_BLOCK, blkcnt * NDB_BLOCK
         if blkoff < slot_pages * NDB_PAGE // NDB_BLOCK or start + length > len(data):
             problems.add(f"{where}: blob at byte {start} of {length} bytes lies outside the blob area; skipped")

@@ -148,10 +148,13 @@ class CargoLockCataloger:
 class CargoAuditableCataloger(ExecutableCataloger):
     name: ClassVar[str] = "cargo-auditable"
 
+    def keeps(self, path: str, data: bytes) -> bool:
+        return data.startswith(b"\x7fELF") and AUDITABLE_SECTION.encode() in data
+
     def catalog(self, files: Mapping[str, bytes], ctx: CatalogContext) -> CatalogOutput:
         out = CatalogOutput()
         for path, data in files.items():
-            if not data.startswith(b"\x7fELF") or AUDITABLE_SECTION.encode() not in data:
+            if not self.keeps(path, data):
                 continue
             try:
                 section = _dep_v0_section(data)

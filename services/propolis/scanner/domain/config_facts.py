@@ -9,6 +9,7 @@ untrusted input, so any field may be missing or of any type; :func:`config_facts
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -24,6 +25,20 @@ class HistoryFinding(msgspec.Struct, frozen=True):
     history_index: int = 0
 
 
+class PathFact(msgspec.Struct, frozen=True):
+    """A path of the final filesystem with a notable mode, and the layer that put it there."""
+
+    path: str
+    #: Permission bits in octal, with setuid/setgid/sticky (``"4755"``, ``"1777"``).
+    mode: str
+    #: "file" or "dir".
+    kind: str
+    layer_index: int
+    diff_id: str = ""
+    #: Directories only: the sticky bit (a world-writable /tmp with it is normal, without it a risk).
+    sticky: bool = False
+
+
 class ConfigFacts(msgspec.Struct, frozen=True):
     user: str = ""
     runs_as_root: bool = True
@@ -33,6 +48,11 @@ class ConfigFacts(msgspec.Struct, frozen=True):
     cmd: list[str] | None = None
     has_healthcheck: bool = False
     history_findings: list[HistoryFinding] = []
+    #: From the layers, not the config (see :func:`filesystem_facts`): regular files with setuid or
+    #: setgid bits, and world-writable regular files and directories, in the final filesystem.
+    setuid_files: list[PathFact] = []
+    setgid_files: list[PathFact] = []
+    world_writable: list[PathFact] = []
 
 
 _SHELL = r"(?:/usr)?(?:/bin/)?(?:ba|z|da|k|a)?sh\b"
@@ -167,3 +187,20 @@ def config_facts(config: Any) -> ConfigFacts:
         has_healthcheck=_has_healthcheck(inner.get("Healthcheck")),
         history_findings=history_findings(config.get("history")),
     )
+
+
+def filesystem_facts(entries: Iterable[tuple[str, int, str, int]],
+                     diff_ids: Sequence[str]) -> dict[str, list[PathFact]]:
+    """``setuid_files``/``setgid_files``/``world_writable`` from (path, mode, kind, layer index) of the final view."""
+    out: dict[str, list[PathFact]] = {"setuid_files": [], "setgid_files": [], "world_writable": []}
+    for path, mode, kind, layer in sorted(entries):
+        fact = PathFact(path=path, mode=f"{mode & 0o7777:04o}", kind=kind, layer_index=layer,
+                        diff_id=diff_ids[layer] if 0 <= layer < len(diff_ids) else "",
+                        sticky=kind == "dir" and bool(mode & 0o1000))
+        if kind == "file" and mode & 0o4000:
+            out["setuid_files"].append(fact)
+        if kind == "file" and mode & 0o2000:
+            out["setgid_files"].append(fact)
+        if mode & 0o002:
+            out["world_writable"].append(fact)
+    return out
