@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from propolis.cli.vulndb import vulndb_app
 from propolis.kernel.config import load_config
 from propolis.kernel.errors import PropolisError
 
@@ -23,6 +24,7 @@ policy_app = typer.Typer(no_args_is_help=True, help="Policy bundles: test, evalu
 bundle_app = typer.Typer(no_args_is_help=True, help="Build and sign OPA-format bundles.")
 app.add_typer(policy_app, name="policy")
 policy_app.add_typer(bundle_app, name="bundle")
+app.add_typer(vulndb_app, name="vulndb")
 
 console = Console()
 err = Console(stderr=True)
@@ -66,7 +68,10 @@ def events(markdown: Annotated[bool, typer.Option(help="Print the catalogue as M
 
 @app.command()
 def sbom(image: Annotated[str, typer.Argument(help="docker-archive tarball, OCI layout DIR[:TAG], "
-                                                   "oci-archive:FILE, or a root filesystem directory.")],
+                                                   "oci-archive:FILE, a root filesystem directory, or a "
+                                                   "registry reference host[:port]/repo:tag or "
+                                                   "host[:port]/repo@sha256:DIGEST, or a CycloneDX or SPDX "
+                                                   "JSON SBOM (read, not scanned: convert it with --format).")],
          format: Annotated[str, typer.Option("--format", "-f", help="json, table, cyclonedx or spdx.")] = "table",
          output: Annotated[str, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = "",
          platform: Annotated[str, typer.Option(help="os/arch to pick from a multi-arch index.")] = "") -> None:
@@ -82,15 +87,19 @@ def sbom(image: Annotated[str, typer.Argument(help="docker-archive tarball, OCI 
     formats = all_formats()
     if format not in ("json", "table", *formats):
         _fail(f"unknown format {format!r}: choose json, table, {', '.join(formats)}")
-    try:
-        img = open_image(image, platform=platform)
-    except ImageError as exc:
-        _fail(str(exc))
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  console=err, transient=True) as bar:
-        task = bar.add_task("reading layers", total=len(img.layers))
-        cat = catalogue_image(img, progress=lambda i, n, info: bar.update(task, completed=i + 1,
-                                                                           description=f"layer {info.digest[:19]}"))
+    from_sbom = _sbom_input(image)
+    if from_sbom is not None:
+        cat = from_sbom
+    else:
+        try:
+            img = open_image(image, platform=platform)
+        except ImageError as exc:
+            _fail(str(exc))
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("reading layers", total=len(img.layers))
+            cat = catalogue_image(img, progress=lambda i, n, info: bar.update(
+                task, completed=i + 1, description=f"layer {info.digest[:19]}"))
     if format in formats:
         data = formats[format].render(cat)
         if output:
@@ -113,8 +122,75 @@ def sbom(image: Annotated[str, typer.Argument(help="docker-archive tarball, OCI 
             t.add_row(p.name, p.version, p.ecosystem, p.source_name, layer, loc.path if loc else "")
         out_console = Console(file=open(output, "w"), width=200) if output else console  # noqa: SIM115
         out_console.print(t)
+        for extra in _risk_tables(cat):
+            out_console.print(extra)
     for issue in cat.issues:
         err.print(f"partial: {issue}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _sbom_input(image: str):  # noqa: ANN202
+    """The catalogue of ``image`` when it is a JSON file (a CycloneDX or SPDX SBOM), else None.
+
+    Detected by content so ``app.cdx.json`` and ``bom`` both work; a tarball does not start with ``{``
+    or ``[`` (its first bytes are a member name, and ``ustar`` sits at offset 257), so archives go to
+    open_image. Any other JSON file is refused with the reader's one-line reason.
+    """
+    from propolis.scanner.formats.reader import SBOMError, read_sbom
+
+    path = Path(image)
+    try:
+        if not path.is_file():
+            return None
+        with path.open("rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return None
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")) or head[257:262] == b"ustar":
+        return None
+    try:
+        return read_sbom(path.read_bytes())
+    except SBOMError as exc:
+        _fail(f"{image}: {exc}")
+    except OSError as exc:
+        _fail(f"cannot read {image}: {exc.strerror}")
+    return None
+
+
+def _risk_tables(cat) -> list[Table]:  # noqa: ANN001
+    """Secrets and notable filesystem/config facts, shown after the package table when there are any."""
+    from rich.markup import escape
+
+    tables = []
+    if cat.secrets:
+        t = Table(title=f"Secrets ({len(cat.secrets)})")
+        for col in ("rule", "severity", "location", "layer", "match"):
+            t.add_column(col)
+        for s in cat.secrets:
+            f = s.finding
+            t.add_row(escape(f.rule_id), f.severity, escape(f"{f.path}:{f.line}" if f.line else f.path),
+                      (s.diff_id or s.layer_digest)[:19], escape(f.redacted))
+        tables.append(t)
+    facts = cat.facts
+    if facts is not None:
+        rows = []
+        if facts.runs_as_root:
+            rows.append(("runs as root", escape(f"user {facts.user!r}" if facts.user else "no USER set")))
+        if facts.setuid_files:
+            rows.append(("setuid files", str(len(facts.setuid_files))))
+        if facts.setgid_files:
+            rows.append(("setgid files", str(len(facts.setgid_files))))
+        if facts.world_writable:
+            open_dirs = sum(1 for w in facts.world_writable if w.kind == "dir" and not w.sticky)
+            rows.append(("world-writable paths",
+                         f"{len(facts.world_writable)} ({open_dirs} directories without sticky)"))
+        if rows:
+            t = Table(title="Facts")
+            t.add_column("fact")
+            t.add_column("value")
+            for row in rows:
+                t.add_row(*row)
+            tables.append(t)
+    return tables
 
 
 def _load(bundle: str, ref: str, subdir: str):  # noqa: ANN202
