@@ -93,6 +93,21 @@ class PolicyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     remote_timeout: float = 2.0
 
 
+class ScannerConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Layer analysis cache; empty: ``<data_dir>/cache/layers``.
+    cache_dir: str = ""
+    #: Bound of the layer cache on disk (least recently used layers go first); 0 disables the cache.
+    cache_max_bytes: int = 2 * 1024**3
+    #: Scans running at once (each is CPU work in a thread); more requests wait their turn.
+    max_concurrent_scans: int = 2
+    #: Accept local paths (OCI layout, archives, root filesystems) as image references. On for
+    #: ``make run`` demos only: production sets false so a client cannot make the service read its
+    #: filesystem, and only registry references are accepted.
+    allow_local_paths: bool = True
+    #: SQLite file of stored scans; empty: ``<data_dir>/scanner/scans.db``.
+    store_path: str = ""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     data_dir: str = "var"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -100,6 +115,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     nats: NatsConfig = NatsConfig()
     metrics: MetricsConfig = MetricsConfig()
     policy: PolicyConfig = PolicyConfig()
+    scanner: ScannerConfig = ScannerConfig()
 
 
 def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:
