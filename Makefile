@@ -10,9 +10,12 @@ export RUST_LIB_BACKTRACE ?= 0
 
 .PHONY: install system-deps run test lint proto proto-check buf-breaking policy-test pytest bench bench-scan clean
 
-# Debian packages the test suite needs: Go to build a real binary for the scanner, and the
-# OCI registry (docker-registry) the registry tests start on loopback.
-DEB_PACKAGES := golang-go docker-registry
+# Debian packages the test suite needs: Go to build a real binary for the scanner, the OCI
+# registry (docker-registry) the registry tests start on loopback, and each ecosystem's own
+# version comparison (rpm, RubyGems, Composer, Go's x/mod, Rust's semver crate, Maven) that the
+# version-ordering tests use as oracles.
+DEB_PACKAGES := golang-go docker-registry rpm ruby php-cli php-composer-semver golang-golang-x-mod-dev \
+	librust-semver-dev libmaven3-core-java
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
