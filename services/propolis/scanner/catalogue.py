@@ -16,7 +16,6 @@ from propolis.scanner.adapters.layers import (
     DEFAULT_LIMITS,
     LayerContent,
     LayerLimits,
-    Wants,
     read_directory,
     read_layer,
 )
@@ -71,20 +70,40 @@ Progress = Callable[[int, int, LayerInfo], None]
 
 @dataclass
 class _Wants:
-    catalogers: list[Cataloger]
-    cache: dict[str, int] = field(default_factory=dict)
+    """Which wanters want a path, worked out once per path: the largest size any of them reads
+    (the layer walk's question) and which of them keep the file once read (``analyse_layer``'s)."""
 
-    def __call__(self, path: str) -> int:
+    catalogers: list[Cataloger]
+    #: Wanters that read files without keeping them (the secret search).
+    scan_only: tuple[object, ...] = ()
+    cache: dict[str, tuple[int, bool, tuple[Cataloger, ...]]] = field(default_factory=dict)
+
+    def _entry(self, path: str) -> tuple[int, bool, tuple[Cataloger, ...]]:
         hit = self.cache.get(path)
         if hit is None:
-            hit = max((c.max_file_bytes for c in self.catalogers if c.wants(path)), default=0)
+            limit, plain, hooked = 0, False, []
+            for c in self.catalogers:
+                if not c.wants(path):
+                    continue
+                limit = max(limit, c.max_file_bytes)
+                if c in self.scan_only:
+                    continue
+                if hasattr(c, "keeps"):
+                    hooked.append(c)
+                else:
+                    plain = True
+            hit = (limit, plain, tuple(hooked))
             if len(self.cache) < 200_000:
                 self.cache[path] = hit
         return hit
 
+    def __call__(self, path: str) -> int:
+        return self._entry(path)[0]
+
     def keeps(self, path: str, data: bytes) -> bool:
         """Some cataloger that wants ``path`` still wants it now that its content is known."""
-        return any(c.wants(path) and keeps(c, path, data) for c in self.catalogers)
+        _, plain, hooked = self._entry(path)
+        return plain or any(keeps(c, path, data) for c in hooked)
 
 
 def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
@@ -109,8 +128,8 @@ def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
         def wants(self, path: str) -> bool:
             return secrets and secret_scanner.wants(path) > 0
 
-    wants = _Wants([*cats, _OSWant(), _SecretWant()])  # type: ignore[list-item]
-    keep = _Wants([*cats, _OSWant()])  # type: ignore[list-item]
+    secret_want = _SecretWant()
+    wants = _Wants([*cats, _OSWant(), secret_want], scan_only=(secret_want,))  # type: ignore[list-item]
     view = FileView()
     result = Catalogue(reference=image.reference, manifest_digest=image.manifest_digest, config=image.config,
                        issues=list(image.issues))
@@ -120,14 +139,14 @@ def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
         info = LayerInfo(index=i, digest=layer.digest, diff_id=layer.diff_id, created_by=layer.created_by,
                          size=layer.size)
         if layer.directory:
-            content = analyse_layer(read_directory(layer.directory, wants, limits), keep, secrets)
+            content = analyse_layer(read_directory(layer.directory, wants, limits), wants, secrets)
         elif cache is not None and layer.diff_id:
             if not fingerprint:
                 fingerprint = cache.fingerprint(wants.catalogers, secrets=secrets, limits=limits)
             content = cache.layer(layer.diff_id, fingerprint,
-                                  functools.partial(_read_blob, layer, wants, limits, keep, secrets))
+                                  functools.partial(_read_blob, layer, wants, limits, secrets))
         else:
-            content = _read_blob(layer, wants, limits, keep, secrets)
+            content = _read_blob(layer, wants, limits, secrets)
         info.entries = content.entries
         info.partial.extend(content.partial)
         info.partial.extend(content.skipped)  # entries ignored or files not read: the result is partial too
@@ -189,8 +208,7 @@ def catalogue_image(image: Image, catalogers: list[Cataloger] | None = None, *,
     return result
 
 
-def _read_blob(layer: LayerRef, wants: Wants, limits: LayerLimits, keep: _Wants, secrets: bool
-               ) -> LayerContent:
+def _read_blob(layer: LayerRef, wants: _Wants, limits: LayerLimits, secrets: bool) -> LayerContent:
     """Stream one layer blob, checked against its diff_id (what makes the result cacheable)."""
     try:
         stream = layer.open()
@@ -200,7 +218,7 @@ def _read_blob(layer: LayerRef, wants: Wants, limits: LayerLimits, keep: _Wants,
         content = read_layer(stream, wants, media_type=layer.media_type, limits=limits, diff_id=layer.diff_id)
     finally:
         stream.close()
-    return analyse_layer(content, keep, secrets)
+    return analyse_layer(content, wants, secrets)
 
 
 def analyse_layer(content: LayerContent, keep: _Wants, secrets: bool) -> LayerContent:
