@@ -28,6 +28,7 @@ from propolis.kernel import events
 from propolis.kernel.config import NatsConfig
 from propolis.kernel.embedded_nats import EmbeddedNats
 from propolis.kernel.errors import PropolisError
+from propolis.kernel.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Bus:
         self.nc: NATS | None = None
         self._js: JetStreamContext | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
         self.url = cfg.url
 
     @property
@@ -62,6 +64,7 @@ class Bus:
         return self._js
 
     async def connect(self) -> Bus:
+        self._closing = False
         if not self.url:
             self.embedded = EmbeddedNats(self.data_dir / "nats", port=self.cfg.embedded_port)
             self.embedded.start()  # in this thread: the child is tied to it (see EmbeddedNats)
@@ -162,7 +165,7 @@ class Bus:
         sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=ccfg)
 
         async def run() -> None:
-            while True:
+            while not self._closing:
                 try:
                     msgs = await sub.fetch(batch, timeout=1.0)
                 except NatsTimeout:
@@ -203,11 +206,8 @@ class Bus:
         await msg.ack()
 
     async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        self._closing = True
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):

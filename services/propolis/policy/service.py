@@ -15,6 +15,7 @@ from propolis.kernel.config import Config
 from propolis.kernel.errors import ConfigError
 from propolis.kernel.events import BundleActivated, BundleRejected, BundleUpdated, Envelope
 from propolis.kernel.grpcserver import Registrar
+from propolis.kernel.tasks import cancel_and_wait
 from propolis.policy.adapters.decision_log import JetStreamDecisionLog
 from propolis.policy.adapters.regorus_engine import RegorusEngine
 from propolis.policy.adapters.remote_opa import RemoteOPAEvaluator
@@ -83,10 +84,7 @@ class PolicyService:
             ctx.endpoints["opa_rest"] = self.rest.url
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(self._tasks)
         if self.rest is not None:
             await self.rest.stop()
         if self.decision_log is not None:

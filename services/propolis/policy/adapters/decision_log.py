@@ -10,13 +10,13 @@ the log is closed, at which point what is left is counted and reported.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from prometheus_client import Counter, Gauge
 
 from propolis.kernel.bus import Bus
 from propolis.kernel.events import DecisionLogged
+from propolis.kernel.tasks import cancel_and_wait
 from propolis.policy.domain.decision import Decision
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,7 @@ class JetStreamDecisionLog:
     async def close(self, timeout: float = 5.0) -> None:
         flushed = await self.flush(timeout)
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
         if not flushed:
             left = self.queue.qsize() + self._inflight
             UNSENT.inc(left)
