@@ -15,13 +15,17 @@ _report(findings) := {"findings": findings, "now": _now}
 _decide(inp) := d if {
 	d := ci.decision with input as inp
 		with data.propolis.ci.block_high as false
+		with data.propolis.ci.block_unknown as false
 		with data.propolis.ci.accepted_advisories as []
+		with data.propolis.ci.accepted as []
 }
 
 _accepting(inp, advisories) := d if {
 	d := ci.decision with input as inp
 		with data.propolis.ci.block_high as false
+		with data.propolis.ci.block_unknown as false
 		with data.propolis.ci.accepted_advisories as advisories
+		with data.propolis.ci.accepted as []
 }
 
 _advisory(patch) := object.union(
@@ -207,4 +211,151 @@ test_advisory_without_owner_or_reason if {
 	d := _accepting(_report([_critical]), [{"id": "CVE-2024-3094", "expires": "2025-04-01T00:00:00Z"}])
 	_passes(d)
 	d.warnings == ["accepted_advisory: CVE-2024-3094 (critical) in package xz-utils has a fix available but is accepted by <unknown> until 2025-04-01T00:00:00Z (<unknown>)"]
+}
+
+# ---------------------------------------------------------------------------
+# Scan findings as `propolis scan` sends them
+# ---------------------------------------------------------------------------
+
+_scan_finding := {
+	"id": "CVE-2018-18074",
+	"aliases": ["GHSA-x84v-xcm2-53pg", "PYSEC-2018-28"],
+	"severity": "critical",
+	"cvss_score": 9.8,
+	"fixed_version": "2.20.0",
+	"state": "fixed",
+	"package": {"name": "requests", "version": "2.19.1", "ecosystem": "pypi", "purl": "pkg:pypi/requests@2.19.1"},
+}
+
+_with(patch) := object.union(_scan_finding, patch)
+
+# _gate evaluates with the newer `accepted` list (and block flags) pinned.
+_gate(findings, accepted, block_high, block_unknown) := d if {
+	d := ci.decision with input as {"findings": findings, "now": _now, "summary": {"total": count(findings)}}
+		with data.propolis.ci.block_high as block_high
+		with data.propolis.ci.block_unknown as block_unknown
+		with data.propolis.ci.accepted_advisories as []
+		with data.propolis.ci.accepted as accepted
+}
+
+_entry(patch) := object.union({"id": "CVE-2018-18074", "expires": "2025-06-30", "reason": "not reachable: no proxies"}, patch)
+
+test_scan_finding_with_fix_blocks_and_names_the_upgrade if {
+	d := _gate([_scan_finding], [], false, false)
+	_blocks(d)
+	d.blocking_findings == ["CVE-2018-18074"]
+	d.reasons == ["fixable_finding: CVE-2018-18074 (critical) [aliases: GHSA-x84v-xcm2-53pg, PYSEC-2018-28] in package requests 2.19.1 has a fix available; upgrade requests to 2.20.0 or later, or add a time-boxed entry to data.propolis.ci.accepted"]
+}
+
+test_scan_finding_states_without_fix_do_not_block if {
+	every state in ["unfixed", "will-not-fix", "end-of-life", "unverifiable"] {
+		d := _gate([_with({"state": state, "fixed_version": ""})], [], true, true)
+		_passes(d)
+		d.warnings == [sprintf("unfixed_finding: CVE-2018-18074 (critical) [aliases: GHSA-x84v-xcm2-53pg, PYSEC-2018-28] in package requests 2.19.1 has no fix available (state %s); not blocking", [state])]
+	}
+
+	# a fixed version alone is not enough when the state says it will not be fixed here
+	_passes(_gate([_with({"state": "will-not-fix"})], [], false, false))
+}
+
+test_scan_finding_state_absent_with_fixed_version_blocks if {
+	_blocks(_gate([object.remove(_scan_finding, ["state"])], [], false, false))
+}
+
+test_unfixed_low_is_silent if {
+	d := _gate([_with({"severity": "low", "state": "unfixed", "fixed_version": ""})], [], false, false)
+	_passes(d)
+	d.warnings == []
+}
+
+test_fixable_high_blocks_with_block_high if {
+	high := _with({"severity": "high"})
+	_passes(_gate([high], [], false, false))
+	d := _gate([high], [], true, false)
+	_blocks(d)
+	_fired(d.reasons) == {"fixable_finding"}
+}
+
+test_unrated_fixable_blocks_only_with_block_unknown if {
+	every sev in ["unknown", "", "bogus"] {
+		f := _with({"severity": sev})
+		_passes(_gate([f], [], true, false))
+		_blocks(_gate([f], [], false, true))
+	}
+	_blocks(_gate([object.remove(_scan_finding, ["severity"])], [], false, true))
+	_passes(_gate([_with({"severity": "medium"})], [], true, true))
+}
+
+test_accepted_by_id_with_date_expiry if {
+	d := _gate([_scan_finding], [_entry({})], false, false)
+	_passes(d)
+	d.warnings == ["accepted_advisory: CVE-2018-18074 (critical) [aliases: GHSA-x84v-xcm2-53pg, PYSEC-2018-28] in package requests 2.19.1 has a fix available but is accepted by <unknown> until 2025-06-30 (not reachable: no proxies)"]
+}
+
+test_accepted_by_alias if {
+	_passes(_gate([_scan_finding], [_entry({"id": "GHSA-x84v-xcm2-53pg"})], false, false))
+	_passes(_gate([_scan_finding], [_entry({"id": "pysec-2018-28"})], false, false))
+	_blocks(_gate([_scan_finding], [_entry({"id": "GHSA-0000-0000-0000"})], false, false))
+	_blocks(_gate([object.remove(_scan_finding, ["aliases"])], [_entry({"id": "PYSEC-2018-28"})], false, false))
+}
+
+test_accepted_entry_expired_blocks_again if {
+	d := _gate([_scan_finding], [_entry({"expires": "2025-02-28"})], false, false)
+	_blocks(d)
+	_fired(d.reasons) == {"fixable_finding", "accepted_advisory_expired"}
+	some r in d.reasons
+	startswith(r, "accepted_advisory_expired: the acceptance of CVE-2018-18074 (critical)")
+	endswith(r, "expired at 2025-02-28 (owner <unknown>)")
+}
+
+test_date_expiry_ends_at_the_start_of_that_day if {
+	# now is 2025-03-01T12:00:00Z: an entry expiring on 2025-03-01 has stopped applying.
+	_blocks(_gate([_scan_finding], [_entry({"expires": "2025-03-01"})], false, false))
+	_passes(_gate([_scan_finding], [_entry({"expires": "2025-03-02"})], false, false))
+}
+
+test_invalid_date_expiry_is_ignored if {
+	every expires in ["2025-02-30", "2025-3-31", "31/03/2025", ""] {
+		d := _gate([_scan_finding], [_entry({"expires": expires})], false, false)
+		_blocks(d)
+		_fired(d.reasons) == {"fixable_finding", "accepted_advisory_invalid"}
+	}
+}
+
+test_accepted_package_scope_by_name_or_purl if {
+	_passes(_gate([_scan_finding], [_entry({"package": "requests"})], false, false))
+	_passes(_gate([_scan_finding], [_entry({"package": "pkg:pypi/requests@2.19.1"})], false, false))
+	_blocks(_gate([_scan_finding], [_entry({"package": "urllib3"})], false, false))
+}
+
+test_both_accepted_lists_apply if {
+	d := ci.decision with input as {"findings": [_scan_finding, _critical], "now": _now}
+		with data.propolis.ci.block_high as false
+		with data.propolis.ci.block_unknown as false
+		with data.propolis.ci.accepted_advisories as [_advisory({})]
+		with data.propolis.ci.accepted as [_entry({})]
+	_passes(d)
+	count(d.warnings) == 2
+}
+
+test_invalid_block_unknown_uses_default if {
+	d := ci.decision with input as {"findings": [_with({"severity": "unknown"})], "now": _now}
+		with data.propolis.ci.block_unknown as "yes"
+		with data.propolis.ci.accepted as []
+	d.allow == true
+}
+
+test_malformed_accepted_list_ignored if {
+	d := ci.decision with input as {"findings": [_scan_finding], "now": _now}
+		with data.propolis.ci.accepted as {"CVE-2018-18074": "2030-01-01"}
+		with data.propolis.ci.accepted_advisories as []
+	_blocks(d)
+}
+
+test_malformed_aliases_and_package_object if {
+	f := object.union(object.remove(_scan_finding, ["package"]), {"aliases": [7, null, "", "GHSA-x84v-xcm2-53pg"], "package": {"name": 3}})
+	d := _gate([f], [], false, false)
+	_blocks(d)
+	contains(d.reasons[0], "[aliases: GHSA-x84v-xcm2-53pg] in package <unknown package> has a fix available")
+	_passes(_gate([f], [_entry({"id": "GHSA-x84v-xcm2-53pg"})], false, false))
 }

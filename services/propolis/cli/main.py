@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from propolis.cli.scan import scan as scan_command
 from propolis.cli.vulndb import vulndb_app
 from propolis.kernel.config import load_config
 from propolis.kernel.errors import PropolisError
@@ -25,6 +26,7 @@ bundle_app = typer.Typer(no_args_is_help=True, help="Build and sign OPA-format b
 app.add_typer(policy_app, name="policy")
 policy_app.add_typer(bundle_app, name="bundle")
 app.add_typer(vulndb_app, name="vulndb")
+app.command("scan")(scan_command)
 
 console = Console()
 err = Console(stderr=True)
