@@ -33,8 +33,9 @@ AWS_KEY = "AKIAZ7Q2XW4RT5YU8IOP"
 
 
 def config(tmp_path: Path, nats_url: str, **scanner: Any) -> Config:
+    """gRPC tests leave the work queue off: a shared NATS may hold other runs' scan requests."""
     return msgspec.convert({"data_dir": str(tmp_path / "var"), "grpc": {"port": -1}, "metrics": {"port": -1},
-                            "nats": {"url": nats_url}, "scanner": scanner}, Config)
+                            "nats": {"url": nats_url}, "scanner": {"queue_enabled": False, **scanner}}, Config)
 
 
 @contextlib.asynccontextmanager
@@ -48,7 +49,7 @@ async def scanner(cfg: Config) -> AsyncIterator[tuple[Running, scanner_pb2_grpc.
 
 
 def demo_image(tmp_path: Path, name: str = "img", app: str = "app") -> Path:
-    secret_layer = {"etc/app/credentials.conf": f"aws_access_key_id = {AWS_KEY}\n".encode()}
+    secret_layer: dict[str, object] = {"etc/app/credentials.conf": f"aws_access_key_id = {AWS_KEY}\n".encode()}
     return write_oci_layout(tmp_path / name, [base_layer(), app_layer(app), secret_layer])
 
 

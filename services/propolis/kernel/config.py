@@ -104,8 +104,24 @@ class ScannerConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     #: ``make run`` demos only: production sets false so a client cannot make the service read its
     #: filesystem, and only registry references are accepted.
     allow_local_paths: bool = True
-    #: SQLite file of stored scans; empty: ``<data_dir>/scanner/scans.db``.
+    #: SQLite file of stored scans; empty: ``<data_dir>/scanner/scans.db``. ``store_url`` wins when set.
     store_path: str = ""
+    #: Report store: ``sqlite:///path/scans.db`` or ``postgresql://user@host:5432/db[?schema=NAME]``;
+    #: empty: SQLite at ``store_path``. Scanner processes sharing a work queue share one store.
+    store_url: str = ""
+    #: Vulnerability index (``propolis vulndb build``) findings are matched against; empty: the
+    #: ``PROPOLIS_VULNDB`` environment variable if set, else no matching (findings stay empty).
+    vulndb_path: str = ""
+    #: Take scan requests from the ``propolis.scan.requests`` work queue (needs the bus).
+    queue_enabled: bool = True
+    #: Durable consumer every scanner process shares: each request goes to one of them.
+    queue_durable: str = "scanner"
+    #: ``all``: a new consumer also takes requests published before it existed; ``new``: only later ones.
+    queue_deliver: Literal["all", "new"] = "all"
+    #: Seconds without an ack or heartbeat after which a request is redelivered (its scanner died).
+    queue_ack_wait: float = 30.0
+    #: Deliveries of one request at most (caps crash loops); the last one stores a failed report.
+    queue_max_deliver: int = 5
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -123,8 +139,8 @@ def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX) or key == "PROPOLIS_CONFIG":
             continue
-        if key in ("PROPOLIS_TESTDATA",) or key.startswith("PROPOLIS_TEST_"):
-            continue  # test-suite knobs, not service configuration
+        if key in ("PROPOLIS_TESTDATA", "PROPOLIS_VULNDB") or key.startswith("PROPOLIS_TEST_"):
+            continue  # test-suite knobs and the CLI's index path, not service configuration
         parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__")]
         node = tree
         for part in parts[:-1]:

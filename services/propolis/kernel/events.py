@@ -74,9 +74,18 @@ class ImageRef(msgspec.Struct, kw_only=True):
 
 
 class ScanRequested(Event, kw_only=True):
+    """Scan this image; ``request_id`` makes it idempotent (one report per id, whoever scans it)."""
+
     request_id: str
     image: ImageRef
     formats: list[str] = []
+    #: ``os/arch[/variant]`` of a multi-arch image; empty: linux/amd64.
+    platform: str = ""
+    #: Scan again even if a report of the same digest (made the same way) is stored.
+    force: bool = False
+    skip_secrets: bool = False
+    skip_config: bool = False
+    skip_vulnerabilities: bool = False
 
 
 class ScanCatalogued(Event, kw_only=True):

@@ -9,6 +9,7 @@ from propolis.common.v1 import common_pb2
 from propolis.scanner.adapters.store import StoredScan
 from propolis.scanner.catalogue import Catalogue, LayerInfo
 from propolis.scanner.domain.config_facts import ConfigFacts
+from propolis.scanner.domain.findings import Finding
 from propolis.scanner.domain.model import Package
 from propolis.scanner.v1 import scanner_pb2
 
@@ -18,7 +19,10 @@ SEVERITY = {
     "medium": common_pb2.SEVERITY_MEDIUM,
     "low": common_pb2.SEVERITY_LOW,
     "negligible": common_pb2.SEVERITY_NEGLIGIBLE,
+    "unknown": common_pb2.SEVERITY_UNKNOWN,
 }
+#: Proto severity → label (``SEVERITY_UNSPECIFIED`` has none: no filter).
+SEVERITY_LABEL = {v: k for k, v in SEVERITY.items()}
 
 #: Where each configuration fact comes from; facts not listed are read from the layers.
 _FACT_SOURCE = {
@@ -74,8 +78,29 @@ def _timestamp(seconds: float) -> Timestamp:
     return t
 
 
+def finding_pb(cat: Catalogue, f: Finding) -> scanner_pb2.Finding:
+    """``layer`` carries the layer's index when the catalogue knows the layer; ``data_source`` joins
+    the sources of the merged advisories with commas."""
+    info = _layer_of(cat, f.layer.digest, f.layer.diff_id)
+    layer = layer_pb(info) if info else scanner_pb2.Layer(digest=f.layer.digest, diff_id=f.layer.diff_id,
+                                                          created_by=f.layer.created_by)
+    return scanner_pb2.Finding(
+        id=f.id, aliases=f.aliases, severity=SEVERITY.get(f.severity, common_pb2.SEVERITY_UNKNOWN),
+        cvss_score=f.cvss_score or 0.0, cvss_vector=f.cvss_vector, package_name=f.package.name,
+        installed_version=f.installed_version, fixed_version=f.fixed_version, purl=f.package.purl,
+        layer=layer if (f.layer.digest or f.layer.diff_id) else None, path=f.path, title=f.title,
+        data_source=",".join(f.data_sources))
+
+
+def summary_pb(findings: list[Finding]) -> scanner_pb2.FindingSummary:
+    counts = {k: 0 for k in SEVERITY}
+    for f in findings:
+        counts[f.severity if f.severity in counts else "unknown"] += 1
+    return scanner_pb2.FindingSummary(**counts, fixable=sum(1 for f in findings if f.fixable))
+
+
 def scan_result_pb(scan: StoredScan, platform: str = "") -> scanner_pb2.ScanResult:
-    """Findings stay empty: vulnerability matching is not part of the scanner yet."""
+    """The stored catalogue with its findings, their summary and the database revision used."""
     cat = scan.catalogue
     secrets = []
     for s in cat.secrets:
@@ -92,5 +117,7 @@ def scan_result_pb(scan: StoredScan, platform: str = "") -> scanner_pb2.ScanResu
         packages=[package_pb(cat, p) for p in cat.packages],
         secrets=secrets,
         config_facts=config_facts_pb(cat.facts),
-        summary=scanner_pb2.FindingSummary(),
+        findings=[finding_pb(cat, f) for f in scan.findings],
+        summary=summary_pb(scan.findings),
+        vulnerability_db_revision=scan.db_revision,
         scanned_at=_timestamp(scan.scanned_at))

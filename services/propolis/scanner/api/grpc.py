@@ -10,18 +10,20 @@ import grpc
 
 from propolis.common.v1 import common_pb2
 from propolis.scanner.adapters.store import StoredScan
-from propolis.scanner.api.convert import layer_pb, scan_result_pb
+from propolis.scanner.api.convert import SEVERITY_LABEL, finding_pb, layer_pb, scan_result_pb
 from propolis.scanner.service import ScanEvent, ScanOutcome, ScanRequest, ScanRequestError
 from propolis.scanner.v1 import scanner_pb2, scanner_pb2_grpc
 
 if TYPE_CHECKING:
     from propolis.scanner.service import ScannerService
 
-_CODE = {"invalid_argument": grpc.StatusCode.INVALID_ARGUMENT, "not_found": grpc.StatusCode.NOT_FOUND}
+_CODE = {"invalid_argument": grpc.StatusCode.INVALID_ARGUMENT, "not_found": grpc.StatusCode.NOT_FOUND,
+         "failed_precondition": grpc.StatusCode.FAILED_PRECONDITION}
 _STAGE = {
     "resolving": scanner_pb2.SCAN_STAGE_RESOLVING,
     "fetching": scanner_pb2.SCAN_STAGE_FETCHING,
     "analyzing_layer": scanner_pb2.SCAN_STAGE_ANALYZING_LAYER,
+    "matching": scanner_pb2.SCAN_STAGE_MATCHING,
     "completed": scanner_pb2.SCAN_STAGE_COMPLETED,
 }
 #: SBOM format → (name in ``propolis.scanner.formats``, media type); unspecified means CycloneDX.
@@ -40,7 +42,8 @@ def scan_request(image: common_pb2.ImageRef, options: scanner_pb2.ScanOptions) -
         ref += f":{image.tag}" if image.tag else ""
         ref += f"@{image.digest}" if image.digest else ""
     return ScanRequest(reference=ref, platform=image.platform, digest=image.digest,
-                       secrets=not options.skip_secrets, config=not options.skip_config, force=options.force)
+                       secrets=not options.skip_secrets, config=not options.skip_config, force=options.force,
+                       vulnerabilities=not options.skip_vulnerabilities)
 
 
 def progress_pb(event: ScanEvent) -> scanner_pb2.ScanProgress:
@@ -126,9 +129,19 @@ class ScannerServicer(scanner_pb2_grpc.ScannerServiceServicer):
 
     async def ListFindings(self, request: scanner_pb2.ListFindingsRequest, context: grpc.aio.ServicerContext
                            ) -> scanner_pb2.ListFindingsResponse:
-        """Vulnerability matching is not implemented yet: a known scan has no findings."""
-        await self._find(request, context)
-        return scanner_pb2.ListFindingsResponse(findings=[], next_page_token="", total_size=0)
+        """Filtered, paged findings of a stored report, most severe first (see ``findings_page``)."""
+        scan = await self._find(request, context)
+        if request.min_severity and request.min_severity not in SEVERITY_LABEL:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown severity {request.min_severity}")
+        try:
+            page, token, total = await self.svc.findings_page(
+                scan, min_severity=SEVERITY_LABEL.get(request.min_severity, ""),
+                fixable=request.fixable if request.HasField("fixable") else None,
+                package_name=request.package_name, page_size=request.page_size, page_token=request.page_token)
+        except ScanRequestError as exc:
+            await _abort(context, exc)
+        return scanner_pb2.ListFindingsResponse(findings=[finding_pb(scan.catalogue, f) for f in page],
+                                                next_page_token=token, total_size=total)
 
 
 def register(server: grpc.aio.Server, svc: ScannerService) -> list[str]:
