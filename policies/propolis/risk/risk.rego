@@ -5,10 +5,22 @@
 # Input:
 #   {"findings": [{"severity": "critical", "fix_available": true,
 #                  "known_exploited": false}, ...],
+#    "secrets": {"critical": 1, "high": 2},        (secret counts by severity)
+#    "packages": ["bash", "curl", "openssl"],       (package names in the image)
 #    "config": {"runs_as_root": true, "setuid_files": 3 | [paths],
+#               "world_writable": 2 | [paths],
 #               "attacker_tools": ["nc", "nmap"]},
 #    "image_age_days": 120,
-#    "component_count": 412}
+#    "component_count": 412,
+#    "deployment": {"privileged": true, "capabilities": ["NET_ADMIN"],
+#                   "host_mounts": 1 | [paths], "host_network": false,
+#                   "exposed_ports": [8080], "ingress": true},     (optional)
+#    "runtime": {"alerts": {"critical": 1, "warning": 3}}}         (optional)
+#
+# Attacker tools are the names in config.attacker_tools plus the package
+# names that appear in data.propolis.risk.attacker_packages (shells beyond
+# /bin/sh, package managers, download and network tools, debuggers).
+# Absent facts contribute nothing (multiplier 1).
 #
 # Every factor yields a multiplier >= 1:
 #   multiplier = min(1 + max(raw_value - free, 0) * weight, cap)
@@ -22,9 +34,10 @@
 #    "factors": [{"factor", "raw_value", "multiplier", "contribution",
 #                 "detail"}, ...]}   (largest contribution first)
 #
-# Tunables (data.propolis.risk): severity_points, fixable_severities and
-# per-factor {weight, free, cap} under "factors"; values given in data
-# override the defaults below key by key.
+# Tunables (data.propolis.risk): severity_points (findings and secrets),
+# alert_points (runtime alert priorities), fixable_severities,
+# attacker_packages and per-factor {weight, free, cap} under "factors";
+# values given in data override the defaults below key by key.
 package propolis.risk
 
 import rego.v1
@@ -49,7 +62,41 @@ _default_factors := {
 	"attacker_tools": {"weight": 0.15, "free": 0, "cap": 1.5},
 	"image_age": {"weight": 0.002, "free": 90, "cap": 1.3},
 	"component_count": {"weight": 0.0005, "free": 200, "cap": 1.2},
+	"secrets": {"weight": 0.03, "free": 0, "cap": 1.5},
+	"world_writable": {"weight": 0.02, "free": 0, "cap": 1.2},
+	"privileged": {"weight": 0.5, "free": 0, "cap": 1.5},
+	"capabilities": {"weight": 0.1, "free": 0, "cap": 1.3},
+	"host_mounts": {"weight": 0.15, "free": 0, "cap": 1.3},
+	"host_network": {"weight": 0.2, "free": 0, "cap": 1.2},
+	"exposure": {"weight": 0.1, "free": 0, "cap": 1.2},
+	"runtime_alerts": {"weight": 0.02, "free": 0, "cap": 2.0},
 }
+
+_default_alert_points := {
+	"emergency": 10, "alert": 10, "critical": 10, "error": 5,
+	"warning": 2, "notice": 1, "informational": 0, "debug": 0,
+}
+
+_default_attacker_packages := [
+	"bash", "zsh", "ksh", "mksh", "tcsh", "csh", "fish",
+	"apt", "dpkg", "apk-tools", "rpm", "yum", "dnf", "pip", "python3-pip", "py3-pip",
+	"curl", "wget", "netcat", "netcat-openbsd", "netcat-traditional", "ncat", "nmap-ncat",
+	"nmap", "socat", "gdb", "strace", "tcpdump",
+]
+
+default _alert_points := {}
+
+_alert_points := v if {
+	v := data.propolis.risk.alert_points
+	is_object(v)
+}
+
+_alert_table := object.union(_default_alert_points, _alert_points)
+
+_attacker_packages := {lib.lower_string(n) | some n in v; is_string(n)} if {
+	v := data.propolis.risk.attacker_packages
+	is_array(v)
+} else := {n | some n in _default_attacker_packages}
 
 default _severity_points := {}
 
@@ -125,16 +172,45 @@ _severity_breakdown := concat(", ", [sprintf("%d %s", [_severity_counts[s], _sev
 	_severity_counts[s]
 ])
 
-_setuid_count := count(v) if {
-	v := object.get(_config, "setuid_files", 0)
-	is_array(v)
-} else := _non_negative(object.get(_config, "setuid_files", 0))
+_package_names := {lower(n) | some n in lib.get_array(_input, "packages"); is_string(n)}
 
-_runs_as_root := 1 if object.get(_config, "runs_as_root", false) == true
+_attacker_tools := sort({t | some t in lib.get_array(_config, "attacker_tools"); is_string(t)} | (_package_names & _attacker_packages))
+
+# A count given as a number, or as the list of things counted.
+_count_of(obj, key) := count(v) if {
+	v := object.get(obj, key, 0)
+	is_array(v)
+} else := _non_negative(object.get(obj, key, 0))
+
+_flag(obj, key) := 1 if object.get(obj, key, false) == true
 
 else := 0
 
-_attacker_tools := sort({t | some t in lib.get_array(_config, "attacker_tools"); is_string(t)})
+_secrets := lib.get_object(_input, "secrets")
+
+_secret_count := sum([_non_negative(n) | some _, n in _secrets])
+
+_table_points(table, key) := p if {
+	p := table[lib.lower_string(key)]
+	is_number(p)
+} else := 0
+
+_deployment := lib.get_object(_input, "deployment")
+
+_capabilities := sort({upper(c) | some c in lib.get_array(_deployment, "capabilities"); is_string(c)})
+
+_ports := {p | some p in lib.get_array(_deployment, "exposed_ports")}
+
+# 0 not exposed, 1 ports exposed inside the cluster, 2 reachable from outside (ingress).
+_exposure := 2 if object.get(_deployment, "ingress", false) == true
+
+else := 1 if count(_ports) > 0
+
+else := 0
+
+_alerts := lib.get_object(lib.get_object(_input, "runtime"), "alerts")
+
+_alert_count := sum([_non_negative(n) | some _, n in _alerts])
 
 # raw values and human-readable details per factor
 _raw := {
@@ -145,11 +221,19 @@ _raw := {
 		_severity(f) in _fixable_severity_set
 	]),
 	"known_exploited": count([f | some f in _findings; object.get(f, "known_exploited", false) == true]),
-	"runs_as_root": _runs_as_root,
-	"setuid_files": _setuid_count,
+	"runs_as_root": _flag(_config, "runs_as_root"),
+	"setuid_files": _count_of(_config, "setuid_files"),
 	"attacker_tools": count(_attacker_tools),
 	"image_age": _non_negative(object.get(_input, "image_age_days", 0)),
 	"component_count": _non_negative(object.get(_input, "component_count", 0)),
+	"secrets": sum([(_non_negative(n) * _table_points(_points_table, s)) | some s, n in _secrets]),
+	"world_writable": _count_of(_config, "world_writable"),
+	"privileged": _flag(_deployment, "privileged"),
+	"capabilities": count(_capabilities),
+	"host_mounts": _count_of(_deployment, "host_mounts"),
+	"host_network": _flag(_deployment, "host_network"),
+	"exposure": _exposure,
+	"runtime_alerts": sum([(_non_negative(n) * _table_points(_alert_table, p)) | some p, n in _alerts]),
 }
 
 _detail_text("vulnerabilities", _) := "no findings" if count(_findings) == 0
@@ -173,6 +257,32 @@ _detail_text("attacker_tools", raw) := sprintf("attacker tools in the image: %s"
 _detail_text("image_age", raw) := sprintf("the image is %v days old (free allowance %v days)", [raw, _setting("image_age", "free")])
 
 _detail_text("component_count", raw) := sprintf("%v components (free allowance %v)", [raw, _setting("component_count", "free")])
+
+_detail_text("secrets", raw) := sprintf("%v secret(s) in the image worth %v severity points", [_secret_count, raw])
+
+_detail_text("world_writable", raw) := sprintf("%v world-writable path(s) in the image", [raw])
+
+_detail_text("privileged", 0) := "not deployed privileged"
+
+_detail_text("privileged", 1) := "deployed as a privileged container"
+
+_detail_text("capabilities", 0) := "no added capabilities"
+
+_detail_text("capabilities", raw) := sprintf("%v added capabilities: %s", [raw, concat(", ", _capabilities)]) if raw != 0
+
+_detail_text("host_mounts", raw) := sprintf("%v host path mount(s)", [raw])
+
+_detail_text("host_network", 0) := "not on the host network"
+
+_detail_text("host_network", 1) := "shares the host network namespace"
+
+_detail_text("exposure", 0) := "no exposed ports"
+
+_detail_text("exposure", 1) := sprintf("%v exposed port(s) inside the cluster", [count(_ports)])
+
+_detail_text("exposure", 2) := sprintf("reachable from outside the cluster through an ingress (%v exposed port(s))", [count(_ports)])
+
+_detail_text("runtime_alerts", raw) := sprintf("%v runtime alert(s) worth %v priority points", [_alert_count, raw])
 
 _detail := {factor: _detail_text(factor, raw) | some factor, raw in _raw}
 

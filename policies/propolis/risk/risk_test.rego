@@ -41,7 +41,7 @@ test_no_facts_scores_zero if {
 	d.score == 0
 	d.multiplier == 1
 	d.reasons == []
-	count(d.factors) == 8
+	count(d.factors) == 16
 	every f in d.factors {
 		f.contribution == 0
 		f.multiplier == 1
@@ -52,8 +52,9 @@ test_no_facts_scores_zero if {
 test_factors_tied_at_zero_sorted_by_name if {
 	d := _score({})
 	[f.factor | some f in d.factors] == [
-		"attacker_tools", "component_count", "fixable_vulnerabilities", "image_age",
-		"known_exploited", "runs_as_root", "setuid_files", "vulnerabilities",
+		"attacker_tools", "capabilities", "component_count", "exposure", "fixable_vulnerabilities",
+		"host_mounts", "host_network", "image_age", "known_exploited", "privileged", "runs_as_root",
+		"runtime_alerts", "secrets", "setuid_files", "vulnerabilities", "world_writable",
 	]
 }
 
@@ -245,4 +246,103 @@ test_malformed_input_does_not_error if {
 	d := _score({"findings": "many", "config": ["root"], "image_age_days": null, "component_count": {"n": 3}})
 	d.score == 0
 	d.allow == true
+}
+
+# ---------------------------------------------------------------------------
+# Image facts beyond findings
+# ---------------------------------------------------------------------------
+
+test_secrets_factor_weighs_by_severity if {
+	d := _score({"secrets": {"critical": 1, "HIGH": 2, "bogus": 4, "low": -1}})
+	f := _factor(d, "secrets")
+	f.raw_value == 20
+	f.multiplier == 1.5
+	f.detail == "7 secret(s) in the image worth 20 severity points"
+	_fired(d) == {"secrets"}
+	_factor(_score({"secrets": {"medium": 1}}), "secrets").multiplier == 1.06
+	_factor(_score({"secrets": "lots"}), "secrets").raw_value == 0
+}
+
+test_attacker_packages_come_from_the_data_list if {
+	d := _score({"packages": ["Bash", "curl", "openssl", "libc6", 3], "config": {"attacker_tools": ["nc"]}})
+	f := _factor(d, "attacker_tools")
+	f.raw_value == 3
+	f.detail == "attacker tools in the image: bash, curl, nc"
+	d2 := risk.decision with input as {"packages": ["bash", "openssl"]}
+		with data.propolis.risk.attacker_packages as ["OpenSSL", 4]
+	_factor(d2, "attacker_tools").detail == "attacker tools in the image: openssl"
+	_score({"packages": ["sh", "busybox-binsh", "libc6"]}).score == 0
+}
+
+test_world_writable_factor if {
+	_factor(_score({"config": {"world_writable": ["/data", "/srv/x"]}}), "world_writable").raw_value == 2
+	f := _factor(_score({"config": {"world_writable": 5}}), "world_writable")
+	f.multiplier == 1.1
+	f.detail == "5 world-writable path(s) in the image"
+	_factor(_score({"config": {"world_writable": 50}}), "world_writable").multiplier == 1.2
+}
+
+# ---------------------------------------------------------------------------
+# Deployment context and runtime evidence
+# ---------------------------------------------------------------------------
+
+test_privileged_factor if {
+	d := _score({"deployment": {"privileged": true}})
+	d.score == 33.33
+	_factor(d, "privileged").detail == "deployed as a privileged container"
+	_factor(_score({"deployment": {"privileged": false}}), "privileged").detail == "not deployed privileged"
+	_score({"deployment": {"privileged": "yes"}}).score == 0
+}
+
+test_capabilities_factor if {
+	f := _factor(_score({"deployment": {"capabilities": ["net_admin", "NET_ADMIN", "SYS_PTRACE", 1]}}), "capabilities")
+	f.raw_value == 2
+	f.multiplier == 1.2
+	f.detail == "2 added capabilities: NET_ADMIN, SYS_PTRACE"
+	_factor(_score({"deployment": {"capabilities": ["A", "B", "C", "D", "E"]}}), "capabilities").multiplier == 1.3
+	_factor(_score({}), "capabilities").detail == "no added capabilities"
+}
+
+test_host_mounts_factor if {
+	f := _factor(_score({"deployment": {"host_mounts": ["/var/run/docker.sock"]}}), "host_mounts")
+	f.multiplier == 1.15
+	f.detail == "1 host path mount(s)"
+	_factor(_score({"deployment": {"host_mounts": 4}}), "host_mounts").multiplier == 1.3
+}
+
+test_host_network_factor if {
+	d := _score({"deployment": {"host_network": true}})
+	_factor(d, "host_network").multiplier == 1.2
+	_factor(d, "host_network").detail == "shares the host network namespace"
+	_factor(_score({}), "host_network").detail == "not on the host network"
+}
+
+test_exposure_factor if {
+	_factor(_score({}), "exposure").detail == "no exposed ports"
+	internal := _factor(_score({"deployment": {"exposed_ports": [8080, 8080, 9090]}}), "exposure")
+	internal.raw_value == 1
+	internal.multiplier == 1.1
+	internal.detail == "2 exposed port(s) inside the cluster"
+	external := _factor(_score({"deployment": {"exposed_ports": [443], "ingress": true}}), "exposure")
+	external.raw_value == 2
+	external.multiplier == 1.2
+	external.detail == "reachable from outside the cluster through an ingress (1 exposed port(s))"
+}
+
+test_runtime_alerts_factor if {
+	d := _score({"runtime": {"alerts": {"Critical": 1, "warning": 2, "debug": 9, "odd": 3}}})
+	f := _factor(d, "runtime_alerts")
+	f.raw_value == 14
+	f.multiplier == 1.28
+	f.detail == "15 runtime alert(s) worth 14 priority points"
+	_fired(d) == {"runtime_alerts"}
+	d2 := risk.decision with input as {"runtime": {"alerts": {"warning": 1}}}
+		with data.propolis.risk.alert_points as {"warning": 50}
+	_factor(d2, "runtime_alerts").multiplier == 2
+}
+
+test_absent_context_contributes_nothing if {
+	d := _score({"deployment": "none", "runtime": {"alerts": []}, "secrets": {}, "packages": "bash"})
+	d.score == 0
+	d.reasons == []
 }

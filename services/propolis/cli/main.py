@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from propolis.cli.risk import risk as risk_command
 from propolis.cli.scan import scan as scan_command
 from propolis.cli.vulndb import vulndb_app
 from propolis.kernel.config import load_config
@@ -27,6 +28,7 @@ app.add_typer(policy_app, name="policy")
 policy_app.add_typer(bundle_app, name="bundle")
 app.add_typer(vulndb_app, name="vulndb")
 app.command("scan")(scan_command)
+app.command("risk")(risk_command)
 
 console = Console()
 err = Console(stderr=True)

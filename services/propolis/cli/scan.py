@@ -17,23 +17,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from propolis.cli.common import CLI_INPUT_MAX_BYTES, PolicyGate, catalogue_input, fail
+
 if TYPE_CHECKING:  # imported when a scan runs, so that `propolis --help` stays fast
     from propolis.scanner.domain.findings import Finding
     from propolis.scanner.reports.interface import DecisionSummary, ScanReport
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True)  # the same stream as propolis.cli.common.err
 
 #: The decision point judged (``data.propolis.decision_points.ci``).
 CI_POINT = "ci"
-#: A scan's input is produced here, not received from a client, and a large image can have thousands
-#: of findings: the service-side limit of 1 MiB would refuse it, so the CLI allows this much.
-CI_INPUT_MAX_BYTES = 64 * 1024 * 1024
+#: A scan's input can be large (thousands of findings); see :data:`propolis.cli.common.CLI_INPUT_MAX_BYTES`.
+CI_INPUT_MAX_BYTES = CLI_INPUT_MAX_BYTES
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"propolis: error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+    fail(message, code)
 
 
 def ci_input(report: ScanReport) -> dict[str, Any]:
@@ -53,44 +53,17 @@ def ci_input(report: ScanReport) -> dict[str, Any]:
 
 class CiGate:
     """The ``ci`` decision point of one policy bundle, loaded and compiled once (before a scan starts,
-    so a broken bundle fails fast) and evaluated in-process.
-
-    Decisions go through :class:`DecisionPoints`, so the bundle's declared ``on_undefined``/``on_error``
-    fallbacks apply and each decision carries the revision of the bundle that made it.
-    """
+    so a broken bundle fails fast) and evaluated in-process (see :class:`PolicyGate`)."""
 
     def __init__(self, bundle: str = "", ref: str = "", subdir: str = "") -> None:
-        from propolis.kernel.config import load_config
-        from propolis.policy.adapters.regorus_engine import RegorusEngine
-        from propolis.policy.adapters.sources import source_for
-        from propolis.policy.domain.decision import DecisionPoints, InputLimits, parse_decision_points
-
-        cfg = load_config()
-        if not bundle:
-            bundle, ref, subdir = cfg.policy.bundle, ref or cfg.policy.ref, subdir or cfg.policy.subdir
-        b = source_for(bundle, ref=ref, subdir=subdir, data_dir=Path(cfg.data_dir)).fetch()
-        points = parse_decision_points((b.data.get("propolis") or {}).get("decision_points"))
-        dp = points.get(CI_POINT)
         # An undeclared ci point is still asked at its usual path, and fails closed.
-        self.path = dp.path if dp else "propolis/ci/decision"
-        compiled = RegorusEngine().compile(b, [self.path])
-
-        class _Eval:
-            mode = "embedded"
-            revision = b.revision
-
-            def evaluate(self, path: str, text: str) -> tuple[object, str]:
-                return compiled.evaluate(path, text), b.revision
-
-        limits = InputLimits(max_bytes=CI_INPUT_MAX_BYTES, max_depth=cfg.policy.max_input_depth)
-        self._points = DecisionPoints(_Eval(), lambda: points, limits)
+        self._gate = PolicyGate({CI_POINT: "propolis/ci/decision"}, bundle, ref, subdir)
+        self.path = self._gate.paths[CI_POINT]
 
     def decide(self, payload: dict[str, Any]) -> DecisionSummary:
-        import msgspec
-
         from propolis.scanner.reports.interface import DecisionSummary
 
-        d = self._points.decide(self.path, msgspec.json.encode(payload))
+        d = self._gate.decide(CI_POINT, payload)
         result = d.result if isinstance(d.result, dict) else {}
         return DecisionSummary(allow=d.allowed, reasons=d.reasons,
                                warnings=[w for w in result.get("warnings", []) if isinstance(w, str)],
@@ -119,13 +92,7 @@ def scan(image: Annotated[str, typer.Argument(help="docker-archive tarball, OCI 
          bundle: Annotated[str, typer.Option("--bundle", "-b", help="Policy bundle deciding `ci` (default: the "
                                                                     "configured policy.bundle).")] = "") -> None:
     """Find the known vulnerabilities of an image and gate on them with the `ci` policy (exit 0/1; 2 bad input)."""
-    from rich.progress import BarColumn, Progress, TextColumn
-
-    from propolis.cli.main import _sbom_input
     from propolis.kernel.errors import PropolisError
-    from propolis.scanner.adapters.sources import open_image
-    from propolis.scanner.catalogue import catalogue_image
-    from propolis.scanner.domain.image import ImageError
     from propolis.scanner.reports import all_formats
     from propolis.scanner.reports.interface import (
         DbSummary,
@@ -159,17 +126,7 @@ def scan(image: Annotated[str, typer.Argument(help="docker-archive tarball, OCI 
         vdb.close()
         _fail(f"policy bundle: {exc}")
     with vdb:
-        cat = _sbom_input(image)
-        if cat is None:
-            try:
-                img = open_image(image, platform=platform)
-            except ImageError as exc:
-                _fail(str(exc))
-            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                          console=err, transient=True) as bar:
-                task = bar.add_task("reading layers", total=len(img.layers))
-                cat = catalogue_image(img, progress=lambda i, n, li: bar.update(
-                    task, completed=i + 1, description=f"layer {li.digest[:19]}"))
+        cat = catalogue_input(image, platform)
         from propolis.scanner.matching import Matcher
 
         try:

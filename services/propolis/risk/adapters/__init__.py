@@ -1,0 +1,1 @@
+"""Risk scoring adapters: external catalogues the facts are enriched from."""
