@@ -124,6 +124,21 @@ class ScannerConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     queue_max_deliver: int = 5
 
 
+class RiskConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: CISA KEV catalogue (JSON feed format) marking findings as known exploited; empty: none known.
+    kev_path: str = ""
+    #: The scanner's report store, read to score images; empty: the ``scanner`` section's store.
+    store_url: str = ""
+    #: JetStream key-value bucket of the latest score per image digest (admission reads it).
+    scores_bucket: str = "PROPOLIS_RISK_SCORES"
+    #: Rescore images on ``propolis.scan.completed`` (needs the bus).
+    consume_scans: bool = True
+    #: Durable consumer of ``propolis.scan.completed`` shared by risk processes.
+    scans_durable: str = "risk"
+    #: ``all``: a new consumer also rescores scans completed before it existed; ``new``: only later ones.
+    scans_deliver: Literal["all", "new"] = "all"
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     data_dir: str = "var"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -132,6 +147,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     metrics: MetricsConfig = MetricsConfig()
     policy: PolicyConfig = PolicyConfig()
     scanner: ScannerConfig = ScannerConfig()
+    risk: RiskConfig = RiskConfig()
 
 
 def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ SERVICES: dict[str, ServiceSpec] = {
                     "Rego decision point: bundles, hot reload, decision log, OPA REST API", rest_port=8181),
         ServiceSpec("scanner", 50052, 9152, "propolis.scanner.service:build",
                     "image cataloguing, SBOM and vulnerability matching"),
-        ServiceSpec("risk", 50053, 9153, None, "risk scores and checkpoint verdicts"),
+        ServiceSpec("risk", 50053, 9153, "propolis.risk.service:build", "risk scores and checkpoint verdicts"),
         ServiceSpec("registry", 50054, 9154, None, "registry gate and quarantine"),
         ServiceSpec("admission", 50055, 9155, None, "Kubernetes admission and pipeline admit API"),
         ServiceSpec("runtime", 50056, 9156, None, "runtime detection and response"),
