@@ -1,7 +1,7 @@
 """The risk service over real sockets: a real scanner stores a report of a real image matched against the
 PyPI OSV test data, and the risk service scores it with the real bundle (ScoreImage, EvaluateCheckpoint
 under two bars), refuses unknown digests, keeps the score in JetStream KV on ``propolis.scan.completed``
-and announces it on ``propolis.risk.changed``."""
+(and on ScoreImage) and announces it on ``propolis.risk.changed``. Workloads: ``test_risk_workloads.py``."""
 
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ def config(tmp_path: Path, nats_url: str, vulndb: Path, *, bundle: Path = POLICI
         "data_dir": str(tmp_path / "var"), "grpc": {"port": -1}, "metrics": {"port": -1}, "nats": {"url": nats_url},
         "policy": {"bundle": str(bundle)},
         "scanner": {"queue_enabled": False, "vulndb_path": str(vulndb)},
-        "risk": {"kev_path": str(KEV), "scans_deliver": "new", "scans_durable": f"risk-t{uuid.uuid4().hex}", **risk},
+        "risk": {"kev_path": str(KEV), "scans_deliver": "new", "scans_durable": f"risk-t{uuid.uuid4().hex}",
+                 "alerts_deliver": "new", "alerts_durable": f"risk-a{uuid.uuid4().hex}", **risk},
     }, Config)
 
 
@@ -97,17 +98,20 @@ async def services(cfg: Config) -> AsyncIterator[tuple[Running, scanner_pb2_grpc
     finally:
         await risk.stop()
         await scanner.stop()
-        if cfg.risk.consume_scans:  # the test's durable must not outlive it on a shared NATS
-            with contextlib.suppress(Exception):
-                await _drop_consumer(cfg)
+        with contextlib.suppress(Exception):  # the test's durables must not outlive it on a shared NATS
+            await _drop_consumers(cfg)
 
 
-async def _drop_consumer(cfg: Config) -> None:
+async def _drop_consumers(cfg: Config) -> None:
     import nats
 
     nc = await nats.connect(cfg.nats.url)
     try:
-        await nc.jetstream().delete_consumer("PROPOLIS_SCAN", cfg.risk.scans_durable)
+        for on, stream, durable in ((cfg.risk.consume_scans, "PROPOLIS_SCAN", cfg.risk.scans_durable),
+                                    (cfg.risk.consume_alerts, "PROPOLIS_RUNTIME", cfg.risk.alerts_durable)):
+            if on:
+                with contextlib.suppress(Exception):
+                    await nc.jetstream().delete_consumer(stream, durable)
     finally:
         await nc.close()
 
@@ -149,9 +153,6 @@ async def test_score_image_explains_the_score_and_refuses_unknown_images(
         with pytest.raises(grpc.aio.AioRpcError) as exc:
             await risk.ScoreImage(risk_pb2.ScoreImageRequest(image=common_pb2.ImageRef(reference="x:1")))
         assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        with pytest.raises(grpc.aio.AioRpcError) as exc:
-            await risk.RankWorkloads(risk_pb2.RankWorkloadsRequest())
-        assert exc.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 async def test_checkpoint_allows_then_blocks_when_the_bar_is_lowered(

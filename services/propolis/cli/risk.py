@@ -75,7 +75,7 @@ def _print_table(doc: dict[str, Any]) -> None:
     out.print(f"{d['checkpoint']} checkpoint: {d['verdict'].upper()} (warn above {bar.get('warn')}, block above "
               f"{bar.get('block')}; policy bundle revision {doc['revision'][:19]})", highlight=False)
     for reason in d["reasons"]:
-        out.print(f"  - {escape(reason)}", highlight=False)
+        out.print(f"  - {escape(reason)}", highlight=False, soft_wrap=True)  # one reason, one line (grep)
 
 
 def risk(image: Annotated[str, typer.Argument(help="docker-archive tarball, OCI layout DIR[:TAG], oci-archive:FILE, "

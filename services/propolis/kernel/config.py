@@ -137,6 +137,17 @@ class RiskConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     scans_durable: str = "risk"
     #: ``all``: a new consumer also rescores scans completed before it existed; ``new``: only later ones.
     scans_deliver: Literal["all", "new"] = "all"
+    #: JetStream key-value bucket of the latest score per workload (RankWorkloads reads it), with the
+    #: manifest facts and runtime alert counts needed to rescore it.
+    workloads_bucket: str = "PROPOLIS_RISK_WORKLOADS"
+    #: Label of a workload (else of its pod template) naming the team that owns it.
+    team_label: str = "team"
+    #: Count ``propolis.runtime.alert`` per workload and rescore the workload (needs the bus).
+    consume_alerts: bool = True
+    #: Durable consumer of ``propolis.runtime.alert`` shared by risk processes.
+    alerts_durable: str = "risk-alerts"
+    #: ``all``: a new consumer also counts alerts raised before it existed; ``new``: only later ones.
+    alerts_deliver: Literal["all", "new"] = "all"
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -114,10 +114,15 @@ class RiskFactor(msgspec.Struct, kw_only=True):
 
 
 class RiskChanged(Event, kw_only=True):
+    """An image's score, or a workload's (``workload`` set; ``image_digest`` then names the image whose
+    factors the score has, "" when none of its images has a stored scan)."""
+
     image_digest: str
     score: float
     previous_score: float | None = None
     factors: list[RiskFactor] = []
+    #: ``namespace/Kind/name`` of a rescored workload; "" for an image score.
+    workload: str = ""
 
 
 # ---------------------------------------------------------------- registry
@@ -170,6 +175,7 @@ class RuntimeAlert(Event, kw_only=True):
     severity: str
     description: str
     container_id: str = ""
+    #: ``namespace/Kind/name`` (e.g. ``payments/Deployment/api``): the risk service counts alerts by it.
     workload: str = ""
     evidence: Any = None
     response: str = "alert"
@@ -291,7 +297,7 @@ CATALOGUE: dict[str, EventSpec] = {
         _spec("propolis.scan.completed", ScanCompleted, "scanner", ["risk", "registry", "audit"],
               "a vulnerability report is stored"),
         _spec("propolis.risk.changed", RiskChanged, "risk", ["admission", "registry", "inventory"],
-              "an image's risk score changed, with the factors that produced it"),
+              "an image's or a workload's risk score changed, with the factors that produced it"),
         _spec("propolis.registry.pushed", ImagePushed, "registry", ["scanner", "registry"],
               "an image arrived in a watched registry"),
         _spec("propolis.registry.quarantined", ImageQuarantined, "registry", ["audit", "admission"],

@@ -6,7 +6,7 @@ from typing import Any
 
 from propolis.common.v1 import common_pb2
 from propolis.policy.api.grpc import decision_to_pb
-from propolis.risk.service import CHECKPOINTS, CheckpointVerdict, ImageScore
+from propolis.risk.service import CHECKPOINTS, CheckpointVerdict, ImageScore, WorkloadRecord, WorkloadScore
 from propolis.risk.v1 import risk_pb2
 
 #: Proto checkpoint → the name the ``propolis.checkpoints`` policy reads (unspecified has none).
@@ -38,3 +38,32 @@ def checkpoint_pb(v: CheckpointVerdict) -> risk_pb2.EvaluateCheckpointResponse:
     return risk_pb2.EvaluateCheckpointResponse(verdict=VERDICT[v.verdict], reasons=v.reasons, score=v.scored.score,
                                                factors=[factor_pb(f) for f in v.scored.factors],
                                                decision=decision_to_pb(v.decision))
+
+
+def workload_ref_pb(namespace: str, kind: str, name: str, cluster: str = "") -> common_pb2.WorkloadRef:
+    return common_pb2.WorkloadRef(cluster=cluster, namespace=namespace, kind=kind, name=name)
+
+
+def unscanned_factor(w: WorkloadScore) -> dict[str, Any] | None:
+    """The note on images scored without findings, as a factor that adds nothing (the proto has no notes)."""
+    notes = [f"{i.reference}: {i.note}" for i in w.images if i.note]
+    if not notes:
+        return None
+    return {"factor": "unscanned_images", "raw_value": len(notes), "contribution": 0, "detail": "; ".join(notes)}
+
+
+def score_workload_pb(w: WorkloadScore, cluster: str = "") -> risk_pb2.ScoreWorkloadResponse:
+    wl = w.workload
+    factors = [*w.factors, *filter(None, [unscanned_factor(w)])]
+    return risk_pb2.ScoreWorkloadResponse(
+        workload=workload_ref_pb(wl.namespace, wl.kind, wl.name, cluster), score=w.score,
+        factors=[factor_pb(f) for f in factors],
+        images=[common_pb2.ImageRef(reference=i.reference, digest=i.digest) for i in w.images],
+        decision=decision_to_pb(w.top.decision))
+
+
+def rank_pb(records: list[WorkloadRecord]) -> risk_pb2.RankWorkloadsResponse:
+    return risk_pb2.RankWorkloadsResponse(workloads=[
+        risk_pb2.RankedWorkload(rank=i, workload=workload_ref_pb(r.namespace, r.kind, r.name), team=r.team,
+                                score=r.score or 0.0, top_factors=[factor_pb(f) for f in r.top_factors])
+        for i, r in enumerate(records, start=1)])

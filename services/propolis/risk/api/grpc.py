@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import grpc
 
 from propolis.policy.domain.errors import DecisionFailed, InputRejected
-from propolis.risk.api.convert import CHECKPOINT, checkpoint_pb, score_image_pb
+from propolis.risk.api.convert import CHECKPOINT, checkpoint_pb, rank_pb, score_image_pb, score_workload_pb
 from propolis.risk.service import RiskRequestError
 from propolis.risk.v1 import risk_pb2, risk_pb2_grpc
 
@@ -17,10 +17,6 @@ if TYPE_CHECKING:
 
 _CODE = {"invalid_argument": grpc.StatusCode.INVALID_ARGUMENT, "not_found": grpc.StatusCode.NOT_FOUND,
          "failed_precondition": grpc.StatusCode.FAILED_PRECONDITION}
-#: Workload scoring needs workload manifests (inventory) and a place to keep workload scores; until
-#: then these RPCs say so instead of answering with an empty or made-up ranking.
-_NO_WORKLOADS = ("workload risk is not implemented yet: score images with ScoreImage, or pass deployment and "
-                 "runtime facts in EvaluateCheckpoint.context_json")
 
 
 async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
@@ -69,11 +65,20 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
 
     async def ScoreWorkload(self, request: risk_pb2.ScoreWorkloadRequest, context: grpc.aio.ServicerContext
                             ) -> risk_pb2.ScoreWorkloadResponse:
-        await _abort(context, grpc.StatusCode.UNIMPLEMENTED, _NO_WORKLOADS)
+        ref = request.workload
+        try:
+            scored = await self.svc.score_workload(ref.namespace, ref.kind, ref.name, bytes(request.manifest_json))
+        except (RiskRequestError, InputRejected, DecisionFailed) as exc:
+            await _refused(context, exc)
+        return score_workload_pb(scored, ref.cluster)
 
     async def RankWorkloads(self, request: risk_pb2.RankWorkloadsRequest, context: grpc.aio.ServicerContext
                             ) -> risk_pb2.RankWorkloadsResponse:
-        await _abort(context, grpc.StatusCode.UNIMPLEMENTED, _NO_WORKLOADS)
+        try:
+            ranked = await self.svc.rank_workloads(request.namespace, request.team, request.limit)
+        except RiskRequestError as exc:
+            await _refused(context, exc)
+        return rank_pb(ranked)
 
 
 def register(server: grpc.aio.Server, svc: RiskService) -> list[str]:
