@@ -40,13 +40,20 @@ _review(kind, obj) := {"request": {
 
 _pod(spec) := _review("Pod", {"kind": "Pod", "metadata": {"name": "api"}, "spec": spec})
 
-# Evaluates the decision with pinned tunables, independent of data.json.
+# Evaluates the decision with pinned tunables, independent of data.json: the
+# Propolis and PSP-style rules of admission.rego, every one enabled, without
+# the Pod Security Standards (tested in pss_test.rego). Other tunables can be
+# set around a call: `_decide(inp) with data.propolis.admission.x as y`.
 _decide(inp) := d if {
 	d := admission.decision with input as inp
+		with data.propolis.admission.pod_security as {"default": "privileged"}
+		with data.propolis.admission.disabled_rules as []
 		with data.propolis.admission.allowed_registries as _registries
 		with data.propolis.admission.allowed_capabilities as ["NET_BIND_SERVICE"]
 		with data.propolis.admission.required_limits as ["cpu", "memory"]
 }
+
+_no_pss := {"default": "privileged"}
 
 _rule_names(messages) := {split(m, ":")[0] | some m in messages}
 
@@ -165,7 +172,7 @@ test_generated_name_used_when_name_missing if {
 test_privileged_container_denied if {
 	d := _decide(_pod(_spec_with({"securityContext": {"privileged": true, "allowPrivilegeEscalation": false, "runAsNonRoot": true}})))
 	_denied_by(d, {"privileged_container"})
-	d.reasons == ["privileged_container: container 'app' of Pod payments/api runs privileged (full access to the node); set securityContext.privileged to false"]
+	d.reasons == ["privileged_container: container 'app' of Pod payments/api runs privileged (full access to the node); set spec.containers[0].securityContext.privileged to false"]
 }
 
 test_privileged_false_allowed if {
@@ -220,7 +227,7 @@ test_host_namespaces_denied if {
 	every field in ["hostNetwork", "hostPID", "hostIPC"] {
 		d := _decide(_pod(object.union(_pod_spec, {field: true})))
 		_denied_by(d, {"host_namespace"})
-		contains(d.reasons[0], sprintf("sets %s: true", [field]))
+		contains(d.reasons[0], sprintf("sets spec.%s: true", [field]))
 	}
 }
 
@@ -244,7 +251,7 @@ test_host_path_volume_denied if {
 	]})
 	d := _decide(_pod(spec))
 	_denied_by(d, {"host_path_volume"})
-	contains(d.reasons[0], "'docker-sock' (path '/var/run/docker.sock')")
+	contains(d.reasons[0], "'docker-sock' (spec.volumes[1].hostPath.path '/var/run/docker.sock')")
 }
 
 test_non_host_path_volumes_allowed if {
@@ -288,6 +295,8 @@ test_non_string_capability_denied if {
 
 test_allowed_capabilities_come_from_data if {
 	d := admission.decision with input as _pod(_caps(["SYS_PTRACE"]))
+		with data.propolis.admission.pod_security as _no_pss
+		with data.propolis.admission.disabled_rules as []
 		with data.propolis.admission.allowed_registries as _registries
 		with data.propolis.admission.allowed_capabilities as ["NET_BIND_SERVICE", "CAP_SYS_PTRACE"]
 	d.allow == true
@@ -325,6 +334,7 @@ test_registry_lookalike_host_denied if {
 
 test_empty_registry_allow_list_denies_everything if {
 	d := admission.decision with input as _pod(_pod_spec)
+		with data.propolis.admission.pod_security as _no_pss
 		with data.propolis.admission.allowed_registries as []
 	_denied_by(d, {"image_registry_not_allowed"})
 	endswith(d.reasons[0], "allowed_registries (the list is empty, so every image is denied)")
@@ -363,6 +373,7 @@ test_digest_pins_image if {
 
 test_registry_port_is_not_a_tag if {
 	d := admission.decision with input as _pod(_spec_with({"image": "localhost:5000/payments/api"}))
+		with data.propolis.admission.pod_security as _no_pss
 		with data.propolis.admission.allowed_registries as ["localhost:5000"]
 	_denied_by(d, {"image_tag_not_pinned"})
 }
@@ -432,6 +443,7 @@ test_ephemeral_containers_not_checked_for_limits if {
 
 test_required_limits_come_from_data if {
 	d := admission.decision with input as _pod(_pod_spec)
+		with data.propolis.admission.pod_security as _no_pss
 		with data.propolis.admission.allowed_registries as _registries
 		with data.propolis.admission.required_limits as ["cpu", "memory", "ephemeral-storage"]
 	d.allow == true
