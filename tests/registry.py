@@ -238,7 +238,8 @@ class Registry:
 
 
 def _config(storage: Path, port: int, mode: str, work: Path, users: dict[str, str],
-            tokens: TokenServer | None, redirect: StorageServer | None) -> dict[str, object]:
+            tokens: TokenServer | None, redirect: StorageServer | None,
+            notify: tuple[str, str] | None = None) -> dict[str, object]:
     cfg: dict[str, object] = {
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": True}},
@@ -246,6 +247,10 @@ def _config(storage: Path, port: int, mode: str, work: Path, users: dict[str, st
                     "maintenance": {"uploadpurging": {"enabled": False}}},
         "http": {"addr": f"127.0.0.1:{port}", "secret": "propolis-test-secret"},
     }
+    if notify is not None:  # (webhook URL, bearer token): distribution queues and retries with backoff
+        cfg["notifications"] = {"endpoints": [{"name": "propolis", "url": notify[0], "timeout": "5s",
+                                               "threshold": 3, "backoff": "200ms",
+                                               "headers": {"Authorization": [f"Bearer {notify[1]}"]}}]}
     if redirect is not None:
         cfg["middleware"] = {"storage": [{"name": "redirect", "options": {"baseurl": redirect.url}}]}
     if mode == "basic":
@@ -267,9 +272,11 @@ def _config(storage: Path, port: int, mode: str, work: Path, users: dict[str, st
 
 
 def start_registry(work: Path, mode: str = "anonymous", *, users: dict[str, str] | None = None,
-                   token_field: str = "token", redirect: bool = False) -> Registry:
+                   token_field: str = "token", redirect: bool = False, notify: tuple[str, str] | None = None,
+                   port: int = 0) -> Registry:
     """Start one registry and wait until ``/v2/`` answers; the caller stops it. ``redirect``: blob
-    GETs are answered with a redirect to a separate storage server."""
+    GETs are answered with a redirect to a separate storage server. ``notify``: (URL, token) of a
+    push-notification endpoint. ``port``: a fixed port (to restart a registry where it was)."""
     binary = require_registry()
     work.mkdir(parents=True, exist_ok=True)
     users = dict(users if users is not None else ({"alice": "s3cret-pw"} if mode != "anonymous" else {}))
@@ -280,9 +287,10 @@ def start_registry(work: Path, mode: str = "anonymous", *, users: dict[str, str]
     storage_server = StorageServer(storage) if redirect else None
     last_log = ""
     for _attempt in range(3):  # the port is free when chosen, but another process could take it first
-        port = free_port()
+        port = port or free_port()
         cfg_path = work / "config.yml"
-        cfg_path.write_text(yaml.safe_dump(_config(storage, port, mode, work, users, tokens, storage_server)))
+        cfg_path.write_text(yaml.safe_dump(_config(storage, port, mode, work, users, tokens, storage_server,
+                                                   notify)))
         log = work / "registry.log"
         with log.open("wb") as fh:
             proc = subprocess.Popen([binary, "serve", str(cfg_path)], stdout=fh, stderr=subprocess.STDOUT,

@@ -48,7 +48,7 @@ def test_policy_eval_prints_a_decision(tmp_path: Path) -> None:
         (["policy", "test", "/nonexistent"], "does not exist"),
         (["policy", "eval", "demo", "--bundle", "/nonexistent"], "does not exist"),
         (["serve", "nosuch"], "unknown service"),
-        (["serve", "registry"], "no implementation yet"),
+        (["serve", "runtime"], "no implementation yet"),
     ],
 )
 def test_errors_are_one_line_with_exit_code_2(args: list[str], needle: str) -> None:

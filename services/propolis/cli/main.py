@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from propolis.cli.registry import registry_app
 from propolis.cli.risk import risk as risk_command
 from propolis.cli.scan import scan as scan_command
 from propolis.cli.vulndb import vulndb_app
@@ -27,6 +28,7 @@ bundle_app = typer.Typer(no_args_is_help=True, help="Build and sign OPA-format b
 app.add_typer(policy_app, name="policy")
 policy_app.add_typer(bundle_app, name="bundle")
 app.add_typer(vulndb_app, name="vulndb")
+app.add_typer(registry_app, name="registry")
 app.command("scan")(scan_command)
 app.command("risk")(risk_command)
 
@@ -42,11 +44,13 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 @app.command()
-def up(config: ConfigOpt = None) -> None:
+def up(config: ConfigOpt = None,
+       registry: Annotated[int, typer.Option(help="Also start a docker-registry on this loopback port whose "
+                                                  "pushes the registry gate verifies (0: none).")] = 0) -> None:
     """Start the embedded NATS (unless a URL is configured) and every service; Ctrl-C stops them."""
     from propolis.cli.up import up as run_up
 
-    raise typer.Exit(run_up(load_config(config), console))
+    raise typer.Exit(run_up(load_config(config), console, registry_port=registry))
 
 
 @app.command()

@@ -54,6 +54,7 @@ class Bus:
         self.nc: NATS | None = None
         self._js: JetStreamContext | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._pull_subs: list[Any] = []
         self._closing = False
         self.url = cfg.url
 
@@ -150,8 +151,10 @@ class Bus:
 
     async def consume(self, *, durable: str, subject: str, handler: Handler, stream: str | None = None,
                       max_deliver: int = 5, ack_wait: float = 30.0, batch: int = 32,
-                      nak_delay: float = 0.5, deliver_new: bool = False) -> asyncio.Task[None]:
-        """Start a durable pull consumer; returns the task running it (cancelled on close)."""
+                      nak_delay: float | Callable[[int], float] = 0.5, deliver_new: bool = False
+                      ) -> asyncio.Task[None]:
+        """Start a durable pull consumer; returns the task running it (cancelled on close).
+        ``nak_delay`` may be a function of the delivery count, for backoff."""
         stream = stream or next(s.name for s in events.STREAMS.values()
                                 if subject.startswith(s.subjects[0][:-1]))
         ccfg = ConsumerConfig(
@@ -163,6 +166,7 @@ class Bus:
             deliver_policy=DeliverPolicy.NEW if deliver_new else DeliverPolicy.ALL,
         )
         sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=ccfg)
+        self._pull_subs.append(sub)
 
         async def run() -> None:
             while not self._closing:
@@ -183,7 +187,8 @@ class Bus:
         self._tasks.append(task)
         return task
 
-    async def _deliver(self, msg: Msg, handler: Handler, durable: str, nak_delay: float) -> None:
+    async def _deliver(self, msg: Msg, handler: Handler, durable: str,
+                       nak_delay: float | Callable[[int], float]) -> None:
         try:
             env = events.decode(msg.data)
         except events.EnvelopeError as exc:
@@ -201,7 +206,8 @@ class Bus:
             log.warning("handler failed; message will be redelivered",
                         extra={"durable": durable, "event_id": env.id, "error": repr(exc),
                                "delivered": _delivered(msg)})
-            await msg.nak(delay=nak_delay)
+            delay = nak_delay(_delivered(msg) or 1) if callable(nak_delay) else nak_delay
+            await msg.nak(delay=delay)
             return
         await msg.ack()
 
@@ -209,6 +215,12 @@ class Bus:
         self._closing = True
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
+        # A pull subscription whose fetch was cancelled mid-request keeps drain() waiting for its full
+        # timeout (30 s); nothing is in flight on it any more, so it is simply removed first.
+        for sub in self._pull_subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._pull_subs.clear()
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await self.nc.drain()

@@ -150,6 +150,42 @@ class RiskConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     alerts_deliver: Literal["all", "new"] = "all"
 
 
+class RegistryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Where the push-notification webhook listens (HTTP; put TLS in front of it across hosts).
+    webhook_host: str = "127.0.0.1"
+    #: 0: the service's default port (8182); negative: any free port.
+    webhook_port: int = 0
+    webhook_path: str = "/v1/registry/notifications"
+    #: Shared secret the registry sends as ``Authorization: Bearer <token>``; empty: read
+    #: ``webhook_token_file``, else generate one into ``<data_dir>/registry/webhook-token``.
+    webhook_token: str = ""
+    webhook_token_file: str = ""
+    #: Largest notification body accepted (distribution sends one small event per request).
+    max_notification_bytes: int = 1024 * 1024
+    #: Pushes waiting for a verdict beyond which the webhook answers 503 (the registry retries).
+    max_backlog: int = 1000
+    #: Registry hosts (``host:port``) the gate verifies; empty: any host the registry names.
+    allowed_hosts: list[str] = []
+    #: Quarantined images are copied to ``<prefix>/<repository>:<tag>``.
+    quarantine_prefix: str = "quarantine"
+    #: The scanner and risk services the gate calls.
+    scanner_address: str = "127.0.0.1:50052"
+    risk_address: str = "127.0.0.1:50053"
+    scan_timeout: float = 600.0
+    #: Durable consumer of ``propolis.registry.pushed`` shared by gate processes, and how many
+    #: pushes one process verifies at once.
+    pushes_durable: str = "registry-gate"
+    pushes_deliver: Literal["all", "new"] = "all"
+    concurrency: int = 2
+    #: Retries of a push whose registry or scanner is unavailable: delay doubles from
+    #: ``retry_initial`` up to ``retry_max`` seconds, for at most ``max_deliver`` attempts.
+    retry_initial: float = 1.0
+    retry_max: float = 60.0
+    max_deliver: int = 50
+    #: JetStream key-value bucket of the gate's state per repository and digest.
+    state_bucket: str = "PROPOLIS_REGISTRY_GATE"
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     data_dir: str = "var"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -159,6 +195,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     policy: PolicyConfig = PolicyConfig()
     scanner: ScannerConfig = ScannerConfig()
     risk: RiskConfig = RiskConfig()
+    registry: RegistryConfig = RegistryConfig()
 
 
 def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -131,6 +131,9 @@ class ImagePushed(Event, kw_only=True):
     repository: str
     tag: str = ""
     digest: str
+    #: The registry notification's event id (replays of one notification carry the same id).
+    event_id: str = ""
+    media_type: str = ""
 
 
 class ImageQuarantined(Event, kw_only=True):
@@ -138,6 +141,12 @@ class ImageQuarantined(Event, kw_only=True):
     repository: str
     digest: str
     reasons: list[str]
+    tag: str = ""
+    #: Where the manifest was copied (``<prefix>/<repository>``); ``copied`` false when its blobs were missing.
+    quarantine_repository: str = ""
+    copied: bool = False
+    score: float | None = None
+    decision_id: str = ""
 
 
 class ImageReleased(Event, kw_only=True):

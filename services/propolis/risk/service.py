@@ -298,7 +298,8 @@ class RiskService:
             # The KV keeps the image's own score: deployment or runtime facts are this request's context.
             image_only = scored if deployment is None and runtime is None else self._score_sync(stored)
             payload: dict[str, Any] = {"checkpoint": checkpoint, "score": scored.score,
-                                       "image": {"repository": scored.reference, "digest": scored.digest},
+                                       "image": {"repository": scored.reference.partition("@")[0],
+                                                 "digest": scored.digest},
                                        "now": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                        "context": context}
             if namespace:

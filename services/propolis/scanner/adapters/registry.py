@@ -176,7 +176,7 @@ class _Token:
 
 
 @dataclass
-class _Auth:
+class RegistryAuth:
     """Which scheme the registry asked for and the bearer tokens obtained, shared by all streams."""
 
     credentials: Credentials | None
@@ -311,7 +311,7 @@ class RegistryClient:
             insecure = os.environ.get("PROPOLIS_REGISTRY_INSECURE", "") in ("1", "true", "yes")
         scheme = "http" if insecure or is_loopback(ref.hostname) else "https"
         self.base = f"{scheme}://{ref.api_host}"
-        self.auth = _Auth(credentials if credentials is not None else find_credentials(ref.host))
+        self.auth = RegistryAuth(credentials if credentials is not None else find_credentials(ref.host))
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 15.0))
         self._ssl: ssl.SSLContext | None = None
         self.http = self._client()

@@ -120,4 +120,5 @@ def scan_result_pb(scan: StoredScan, platform: str = "") -> scanner_pb2.ScanResu
         findings=[finding_pb(cat, f) for f in scan.findings],
         summary=summary_pb(scan.findings),
         vulnerability_db_revision=scan.db_revision,
-        scanned_at=_timestamp(scan.scanned_at))
+        scanned_at=_timestamp(scan.scanned_at),
+        partial=cat.partial, partial_reasons=list(cat.issues))

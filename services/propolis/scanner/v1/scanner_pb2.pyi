@@ -170,7 +170,7 @@ class FindingSummary(_message.Message):
     def __init__(self, critical: _Optional[int] = ..., high: _Optional[int] = ..., medium: _Optional[int] = ..., low: _Optional[int] = ..., negligible: _Optional[int] = ..., unknown: _Optional[int] = ..., fixable: _Optional[int] = ...) -> None: ...
 
 class ScanResult(_message.Message):
-    __slots__ = ("scan_id", "image", "os_id", "os_version", "layers", "packages", "findings", "secrets", "config_facts", "summary", "vulnerability_db_revision", "scanned_at")
+    __slots__ = ("scan_id", "image", "os_id", "os_version", "layers", "packages", "findings", "secrets", "config_facts", "summary", "vulnerability_db_revision", "scanned_at", "partial", "partial_reasons")
     SCAN_ID_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     OS_ID_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +183,8 @@ class ScanResult(_message.Message):
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     VULNERABILITY_DB_REVISION_FIELD_NUMBER: _ClassVar[int]
     SCANNED_AT_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_REASONS_FIELD_NUMBER: _ClassVar[int]
     scan_id: str
     image: _common_pb2.ImageRef
     os_id: str
@@ -195,7 +197,9 @@ class ScanResult(_message.Message):
     summary: FindingSummary
     vulnerability_db_revision: str
     scanned_at: _timestamp_pb2.Timestamp
-    def __init__(self, scan_id: _Optional[str] = ..., image: _Optional[_Union[_common_pb2.ImageRef, _Mapping]] = ..., os_id: _Optional[str] = ..., os_version: _Optional[str] = ..., layers: _Optional[_Iterable[_Union[Layer, _Mapping]]] = ..., packages: _Optional[_Iterable[_Union[Package, _Mapping]]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[Secret, _Mapping]]] = ..., config_facts: _Optional[_Iterable[_Union[ConfigFact, _Mapping]]] = ..., summary: _Optional[_Union[FindingSummary, _Mapping]] = ..., vulnerability_db_revision: _Optional[str] = ..., scanned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    partial: bool
+    partial_reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, scan_id: _Optional[str] = ..., image: _Optional[_Union[_common_pb2.ImageRef, _Mapping]] = ..., os_id: _Optional[str] = ..., os_version: _Optional[str] = ..., layers: _Optional[_Iterable[_Union[Layer, _Mapping]]] = ..., packages: _Optional[_Iterable[_Union[Package, _Mapping]]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[Secret, _Mapping]]] = ..., config_facts: _Optional[_Iterable[_Union[ConfigFact, _Mapping]]] = ..., summary: _Optional[_Union[FindingSummary, _Mapping]] = ..., vulnerability_db_revision: _Optional[str] = ..., scanned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., partial: _Optional[bool] = ..., partial_reasons: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ScanProgress(_message.Message):
     __slots__ = ("stage", "layer", "layer_count", "packages_found", "message")
