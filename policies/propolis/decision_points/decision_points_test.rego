@@ -6,7 +6,7 @@ import rego.v1
 
 _points := data.propolis.decision_points
 
-_names := {"admission", "registry", "risk", "checkpoints", "runtime", "isolation", "compliance", "ci"}
+_names := {"admission", "registry", "risk", "checkpoints", "runtime", "isolation", "compliance", "ci", "dockerfile"}
 
 # Every decision evaluated on the input in scope, by decision point name.
 _decisions := {
@@ -18,6 +18,7 @@ _decisions := {
 	"isolation": data.propolis.isolation.decision,
 	"compliance": data.propolis.compliance.decision,
 	"ci": data.propolis.ci.decision,
+	"dockerfile": data.propolis.dockerfile.decision,
 }
 
 # "rule_name: ..." or, for runtime detections, "rule_name (severity): ...".

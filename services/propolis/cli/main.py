@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from propolis.cli.check import check as check_command
 from propolis.cli.registry import registry_app
 from propolis.cli.risk import risk as risk_command
 from propolis.cli.scan import scan as scan_command
@@ -31,6 +32,7 @@ app.add_typer(vulndb_app, name="vulndb")
 app.add_typer(registry_app, name="registry")
 app.command("scan")(scan_command)
 app.command("risk")(risk_command)
+app.command("check")(check_command)
 
 console = Console()
 err = Console(stderr=True)

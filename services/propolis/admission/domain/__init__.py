@@ -1,0 +1,1 @@
+"""Admission domain: Kubernetes manifests read into objects and AdmissionReview inputs (no I/O)."""

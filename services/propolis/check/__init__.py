@@ -1,0 +1,1 @@
+"""``propolis check``: facts of Kubernetes manifests and Dockerfiles for the policy decision points."""
