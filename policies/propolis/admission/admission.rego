@@ -11,7 +11,12 @@
 # Entry point: data.propolis.admission.decision
 #   {"allow": bool, "reasons": [deny messages], "warnings": [warn messages],
 #    "kind": string, "workload": string,
-#    "violations": [{"rule", "level", "effect", "message"}]}
+#    "violations": [{"rule", "level", "effect", "message"}],
+#    "mode": "enforce" | "warn" | "audit",
+#    "enforcement": {"mode", "allowed", "warnings"},   (what the webhook
+#    answers in the namespace's mode; see risk.rego, which also holds the
+#    image risk rules, failure policies and exemption expiry)
+#    "exemptions": [ids of the exemptions that dropped a violation]}
 # Every message starts with its rule id ("pss_baseline_privileged: ...").
 # "level" is the Pod Security Standards level a pss_* rule implements
 # ("baseline" or "restricted"), "policy" for the other rules; "effect" is
@@ -38,7 +43,8 @@
 #                         every pss_* rule); absent = every rule.
 #   disabled_rules        rule ids never evaluated.
 #   exemptions            [{"rules", "namespaces", "operations", "kinds",
-#                         "container_lists", "images"}]: a violation matching
+#                         "container_lists", "images"}, plus "id", "owner",
+#                         "reason", "expires" (risk.rego)]: a violation matching
 #                         every key given in one entry is dropped ("images"
 #                         are glob patterns over the image as written or
 #                         normalised; container-level violations only).
@@ -429,7 +435,7 @@ _policy_rule_ids := {
 
 _pss_rule_ids := {id | some id, _ in _pss_controls}
 
-_rule_ids := _policy_rule_ids | _pss_rule_ids
+_rule_ids := (_policy_rule_ids | _pss_rule_ids) | _risk_rule_ids # _risk_rule_ids: risk.rego
 
 # The rules to evaluate: enabled_rules (every rule when it is not set; the
 # entry "pod_security" stands for every pss_* rule), less disabled_rules. A
@@ -466,6 +472,11 @@ _matches_image(e, image) if {
 
 _exempt(v) if {
 	some e in _exemptions
+	_exempts(e, v)
+}
+
+_exempts(e, v) if {
+	_unexpired(e) # risk.rego
 	_matches(e, "rules", v.rule)
 	_matches(e, "namespaces", _namespace)
 	_matches(e, "operations", _operation)
@@ -1080,6 +1091,9 @@ decision := {
 	"kind": kind,
 	"workload": workload,
 	"violations": violations,
+	"mode": mode, # risk.rego: enforcement mode, what the webhook answers, exemptions used
+	"enforcement": enforcement,
+	"exemptions": applied_exemptions,
 }
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from propolis.cli.admission import admission_app
 from propolis.cli.check import check as check_command
 from propolis.cli.registry import registry_app
 from propolis.cli.risk import risk as risk_command
@@ -30,6 +31,7 @@ app.add_typer(policy_app, name="policy")
 policy_app.add_typer(bundle_app, name="bundle")
 app.add_typer(vulndb_app, name="vulndb")
 app.add_typer(registry_app, name="registry")
+app.add_typer(admission_app, name="admission")
 app.command("scan")(scan_command)
 app.command("risk")(risk_command)
 app.command("check")(check_command)

@@ -186,6 +186,31 @@ class RegistryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     state_bucket: str = "PROPOLIS_REGISTRY_GATE"
 
 
+class AdmissionConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Where the ValidatingAdmissionWebhook listens (HTTPS only: the API server calls webhooks over TLS).
+    webhook_host: str = "127.0.0.1"
+    #: 0: the default port (8443); negative: any free port.
+    webhook_port: int = 0
+    webhook_path: str = "/validate"
+    #: Serving certificate and key (PEM). Both empty: a self-signed pair is generated into
+    #: ``<data_dir>/admission/`` at start (``propolis admission certs`` makes one signed by a CA).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    #: Largest AdmissionReview body accepted (the API server's own request limit is 3 MiB).
+    max_request_bytes: int = 3 * 1024 * 1024
+    #: Milliseconds within which every AdmissionReview is answered, whatever a dependency does; past it the
+    #: policy's ``failure_policy.evaluation`` applies. Keep it below the webhook's ``timeoutSeconds``.
+    timeout_budget_ms: int = 2500
+    #: Part of the budget kept for evaluating the policy: reading image risk scores gets the rest.
+    evaluation_reserve_ms: int = 500
+    #: JetStream key-value buckets read for facts: image risk scores, and the registry gate's state
+    #: (``attested``). Empty ``gate_bucket``: attestation facts are not read.
+    scores_bucket: str = "PROPOLIS_RISK_SCORES"
+    gate_bucket: str = "PROPOLIS_REGISTRY_GATE"
+    #: Largest manifest text the ``Admit`` RPC accepts.
+    max_manifest_bytes: int = 8 * 1024 * 1024
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     data_dir: str = "var"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -196,6 +221,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     scanner: ScannerConfig = ScannerConfig()
     risk: RiskConfig = RiskConfig()
     registry: RegistryConfig = RegistryConfig()
+    admission: AdmissionConfig = AdmissionConfig()
 
 
 def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:
