@@ -450,41 +450,35 @@ class RegistryGate:
                 subject=f"{target.registry}/{target.repository}", policy_revision=outcome.decision.revision,
                 id=f"quarantined-{target.event_id}")
 
+    @staticmethod
+    def _parts(client: DistributionClient, repo: str, manifest: Manifest
+               ) -> tuple[list[tuple[str, Manifest | None]], list[str]]:
+        """An index's children (digest, manifest or None when missing), or an image's blob digests."""
+        doc = manifest.doc()
+        if manifest.media_type in INDEX_TYPES or isinstance(doc.get("manifests"), list):
+            digests = [c.get("digest") for c in doc.get("manifests") or [] if isinstance(c, dict)]
+            return [(d, client.get_manifest(repo, d)) for d in digests if isinstance(d, str)], []
+        descs = [doc.get("config"), *(doc.get("layers") or [])]
+        return [], [d["digest"] for d in descs if isinstance(d, dict) and isinstance(d.get("digest"), str)]
+
     def _missing_blobs(self, client: DistributionClient, repo: str, manifest: Manifest) -> list[str]:
         """Digests the manifest (or an index's children) references that the repository lacks."""
-        doc = manifest.doc()
-        missing: list[str] = []
-        if manifest.media_type in INDEX_TYPES or isinstance(doc.get("manifests"), list):
-            for child in doc.get("manifests") or []:
-                digest = child.get("digest") if isinstance(child, dict) else None
-                if not isinstance(digest, str):
-                    continue
-                sub = client.get_manifest(repo, digest)
-                missing.extend([digest] if sub is None else self._missing_blobs(client, repo, sub))
-            return missing
-        for desc in [doc.get("config"), *(doc.get("layers") or [])]:
-            digest = desc.get("digest") if isinstance(desc, dict) else None
-            if isinstance(digest, str) and not client.blob_exists(repo, digest):
-                missing.append(digest)
+        children, blobs = self._parts(client, repo, manifest)
+        missing = [d for d in blobs if not client.blob_exists(repo, d)]
+        for digest, sub in children:
+            missing.extend([digest] if sub is None else self._missing_blobs(client, repo, sub))
         return missing
 
     def _copy(self, client: DistributionClient, repo: str, qrepo: str, manifest: Manifest, tag: str) -> None:
-        doc = manifest.doc()
-        if manifest.media_type in INDEX_TYPES or isinstance(doc.get("manifests"), list):
-            for child in doc.get("manifests") or []:
-                digest = child.get("digest") if isinstance(child, dict) else None
-                if not isinstance(digest, str):
-                    continue
-                sub = client.get_manifest(repo, digest)
-                if sub is None:
-                    raise RegistryRefused(f"index child {digest} is missing from {repo}")
-                self._copy(client, repo, qrepo, sub, "")
-        else:
-            blobs = [doc.get("config"), *(doc.get("layers") or [])]
-            for desc in blobs:
-                digest = desc.get("digest") if isinstance(desc, dict) else None
-                if isinstance(digest, str) and not client.mount_blob(qrepo, digest, repo):
-                    raise RegistryRefused(f"blob {digest} of {repo}@{manifest.digest} is missing from the registry")
+        """Copy ``manifest`` (children first) into ``qrepo`` by mounting its blobs."""
+        children, blobs = self._parts(client, repo, manifest)
+        for digest, sub in children:
+            if sub is None:
+                raise RegistryRefused(f"index child {digest} is missing from {repo}")
+            self._copy(client, repo, qrepo, sub, "")
+        for digest in blobs:
+            if not client.mount_blob(qrepo, digest, repo):
+                raise RegistryRefused(f"blob {digest} of {repo}@{manifest.digest} is missing from the registry")
         client.put_manifest(qrepo, tag or manifest.digest, manifest.raw, manifest.media_type)
 
     # -- attestation --------------------------------------------------------------------------

@@ -11,21 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from propolis.common.workloads import CONTAINER_LISTS, POD_SPEC_PATHS
+
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
 
-#: Where each supported kind keeps its pod spec (as the admission policy reads it).
-SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 #: Warnings the API server passes on are best kept short; longer ones may be truncated by it.
 MAX_WARNING_CHARS = 1024
 
@@ -98,9 +88,9 @@ def namespace_of(request: dict[str, Any]) -> str:
 def images_of(request: dict[str, Any]) -> list[str]:
     """Every container image of the object's pod spec, in order, without repeats."""
     node: Any = request.get("object")
-    for key in SPEC_PATHS.get(kind_of(request), ()):
+    for key in POD_SPEC_PATHS.get(kind_of(request), ()):
         node = node.get(key) if isinstance(node, dict) else None
-    if not isinstance(node, dict) or kind_of(request) not in SPEC_PATHS:
+    if not isinstance(node, dict) or kind_of(request) not in POD_SPEC_PATHS:
         return []
     out: list[str] = []
     for lst in CONTAINER_LISTS:

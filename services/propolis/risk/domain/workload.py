@@ -14,18 +14,8 @@ from typing import Any
 
 import msgspec
 
-#: Where each supported kind keeps its pod spec.
-POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-#: Container lists of a pod spec; every one runs an image, so every one counts for privilege.
-CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+from propolis.common.workloads import CONTAINER_LISTS, POD_SPEC_PATHS
+
 #: Annotation saying the workload is reachable from outside the cluster ("true"/"false"): an ingress
 #: or load balancer is a separate object, so only the one who deploys can state it.
 INGRESS_ANNOTATION = "propolis.dev/ingress"
