@@ -79,7 +79,8 @@ def config(tmp_path: Path, nats_url: str, vulndb: Path, *, bundle: Path = POLICI
         "policy": {"bundle": str(bundle)},
         "scanner": {"queue_enabled": False, "vulndb_path": str(vulndb)},
         "risk": {"kev_path": str(KEV), "scans_deliver": "new", "scans_durable": f"risk-t{uuid.uuid4().hex}",
-                 "alerts_deliver": "new", "alerts_durable": f"risk-a{uuid.uuid4().hex}", **risk},
+                 "alerts_deliver": "new", "alerts_durable": f"risk-a{uuid.uuid4().hex}",
+                 "inventory_deliver": "new", "inventory_durable": f"risk-i{uuid.uuid4().hex}", **risk},
     }, Config)
 
 
@@ -108,7 +109,8 @@ async def _drop_consumers(cfg: Config) -> None:
     nc = await nats.connect(cfg.nats.url)
     try:
         for on, stream, durable in ((cfg.risk.consume_scans, "PROPOLIS_SCAN", cfg.risk.scans_durable),
-                                    (cfg.risk.consume_alerts, "PROPOLIS_RUNTIME", cfg.risk.alerts_durable)):
+                                    (cfg.risk.consume_alerts, "PROPOLIS_RUNTIME", cfg.risk.alerts_durable),
+                                    (cfg.risk.consume_inventory, "PROPOLIS_INVENTORY", cfg.risk.inventory_durable)):
             if on:
                 with contextlib.suppress(Exception):
                     await nc.jetstream().delete_consumer(stream, durable)

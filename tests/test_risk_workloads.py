@@ -488,3 +488,43 @@ async def test_score_image_and_checkpoint_keep_the_image_score(nats_url: str, tm
         assert verdict.score > res.score
         stored = await svc.latest_score(scan.image.digest)
         assert stored is not None and stored["score"] == res.score and stored["decision_id"] != res.decision.decision_id
+
+
+async def test_inventory_context_rescores_and_removes_the_workload(nats_url: str, tmp_path: Path, vulndb: Path,
+                                                                   requests_image: Path) -> None:
+    """Deployment context arriving on ``propolis.inventory.changed``: a privileged revision of the manifest
+    raises the score, a malformed one is refused without a retry storm, and removal drops the workload."""
+    ns = _unique("inventory")
+    wid = f"{ns}/Deployment/web"
+    async with services(config(tmp_path, nats_url, vulndb)) as (scanner_r, scanner, risk_r, risk):
+        async with _forgetting(risk_r, ns):
+            scan = await _scan(scanner, requests_image)
+            image = f"r.local/requests@{scan.image.digest}"
+            bus = scanner_r.ctx.bus
+            assert bus is not None and bus.nc is not None
+
+            def asset(manifest: bytes | dict[str, Any], change: str = "updated") -> events.AssetChanged:
+                doc = json.loads(manifest) if isinstance(manifest, bytes) else manifest
+                return events.AssetChanged(kind="workload", asset_id=wid, change=change,  # type: ignore[arg-type]
+                                           attributes={"manifest": doc})
+
+            async with _risk_changes(bus, wid) as changed:
+                await bus.publish(asset(_deployment(ns, "web", image), "added"), subject=wid)
+                first = (await asyncio.wait_for(changed.get(), timeout=20)).data
+                await bus.publish(asset({"kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
+                                         "spec": "not a spec"}), subject=wid)
+                await bus.publish(asset(_deployment(ns, "web", image, privileged=True, host_network=True)),
+                                  subject=wid)
+                second = (await asyncio.wait_for(changed.get(), timeout=20)).data
+            assert second.score > first.score and second.previous_score == first.score
+            factors = {f.factor: f.raw_value for f in second.factors}
+            assert factors["privileged"] == 1 and factors["host_network"] == 1
+            ranked = await risk.RankWorkloads(risk_pb2.RankWorkloadsRequest(namespace=ns))
+            assert [(w.workload.name, w.score) for w in ranked.workloads] == [("web", second.score)]
+
+            await bus.publish(events.AssetChanged(kind="workload", asset_id=wid, change="removed"), subject=wid)
+            for _ in range(100):
+                if not (await risk.RankWorkloads(risk_pb2.RankWorkloadsRequest(namespace=ns))).workloads:
+                    break
+                await asyncio.sleep(0.2)
+            assert not (await risk.RankWorkloads(risk_pb2.RankWorkloadsRequest(namespace=ns))).workloads

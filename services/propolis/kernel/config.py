@@ -148,6 +148,12 @@ class RiskConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     alerts_durable: str = "risk-alerts"
     #: ``all``: a new consumer also counts alerts raised before it existed; ``new``: only later ones.
     alerts_deliver: Literal["all", "new"] = "all"
+    #: Take workload manifests from ``propolis.inventory.changed`` (kind ``workload``, the Kubernetes
+    #: object under ``attributes.manifest``): new deployment context rescores the workload, a removed
+    #: workload leaves the ranking.
+    consume_inventory: bool = True
+    inventory_durable: str = "risk-inventory"
+    inventory_deliver: Literal["all", "new"] = "all"
 
 
 class RegistryConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -27,7 +27,7 @@ import msgspec
 
 from propolis.kernel.app import Context
 from propolis.kernel.config import Config
-from propolis.kernel.events import Envelope, RiskChanged, RiskFactor, RuntimeAlert, ScanCompleted
+from propolis.kernel.events import AssetChanged, Envelope, RiskChanged, RiskFactor, RuntimeAlert, ScanCompleted
 from propolis.kernel.grpcserver import Registrar
 from propolis.kernel.tasks import cancel_and_wait
 from propolis.policy.adapters.regorus_engine import RegorusEngine
@@ -210,6 +210,11 @@ class RiskService:
             self._tasks.append(await ctx.bus.consume(durable=r.alerts_durable,
                                                      subject="propolis.runtime.alert", handler=self._on_alert,
                                                      deliver_new=r.alerts_deliver == "new"))
+        if r.consume_inventory:
+            self._tasks.append(await ctx.bus.consume(durable=r.inventory_durable,
+                                                     subject="propolis.inventory.changed",
+                                                     handler=self._on_inventory,
+                                                     deliver_new=r.inventory_deliver == "new"))
 
     @staticmethod
     async def _bucket(ctx: Context, name: str, description: str) -> Any:
@@ -537,6 +542,36 @@ class RiskService:
                         extra={"workload": data.workload, "rule": data.rule})
             return
         await self._rescore(workload_key(*parts), alert=data, alert_id=env.id)
+
+    async def _on_inventory(self, env: Envelope[Any], _msg: Any) -> None:
+        """New deployment context: a workload's manifest added or changed rescores it; removed, it leaves
+        the ranking (its entry and digest index go). Other asset kinds are not the risk service's."""
+        data: AssetChanged = env.data
+        if data.kind != "workload":
+            return
+        manifest = data.attributes.get("manifest") if isinstance(data.attributes, dict) else None
+        if data.change == "removed":
+            parts = parse_workload_id(data.asset_id)
+            if parts is None:
+                log.warning("removed workload asset id is not namespace/Kind/name", extra={"asset": data.asset_id})
+                return
+            key = workload_key(*parts)
+            found = await self._workload_record(key)
+            if found is not None:
+                for digest in {i.digest for i in found[0].images if i.digest}:
+                    await self.wkv.delete(index_key(digest, key))
+                await self.wkv.delete(key)
+            return
+        if not isinstance(manifest, dict):
+            log.warning("workload asset without attributes.manifest; nothing to score",
+                        extra={"asset": data.asset_id})
+            return
+        try:
+            w = parse_workload(json.dumps(manifest), team_label=self.cfg.risk.team_label)
+        except WorkloadError as exc:  # a bad manifest is the sender's error: logged, never retried
+            log.warning("workload asset manifest refused", extra={"asset": data.asset_id, "error": str(exc)})
+            return
+        await self._rescore(workload_key(w.namespace, w.kind, w.name), w)
 
     async def record(self, scored: ImageScore) -> RiskChanged:
         """Keep ``scored`` as the digest's latest score and announce it on ``propolis.risk.changed``."""
