@@ -73,7 +73,8 @@ def config(tmp_path: Path, nats_url: str, vulndb: Path, *, bundle: Path = POLICI
         "data_dir": str(tmp_path / "var"), "grpc": {"port": -1}, "metrics": {"port": -1}, "nats": {"url": nats_url},
         "policy": {"bundle": str(bundle)},
         "scanner": {"queue_enabled": False, "vulndb_path": str(vulndb)},
-        "risk": {"kev_path": str(KEV), "consume_scans": False, "consume_alerts": False},
+        "risk": {"kev_path": str(KEV), "consume_scans": False, "consume_alerts": False,
+                 "consume_inventory": False},
         "registry": {"webhook_port": -1, "webhook_token": f"tok-{tag}", "pushes_durable": f"gate-t{tag}",
                      "pushes_deliver": "new", "retry_initial": 0.2, "retry_max": 1.0, **registry},
     }, Config)
