@@ -63,6 +63,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -354,7 +355,7 @@ end
 
 
 def run_wrk(url: str, work: Path, bodies: dict[str, list[str]], connections: int, seconds: float,
-            pid: int) -> dict[str, Any]:
+            cpu: Callable[[], float]) -> dict[str, Any]:
     lines = work / "wrk-bodies.txt"
     rnd = random.Random(3)
     # Fresh digests and uids are baked in per line (wrk's Lua cannot cheaply make them): 20,000 lines
@@ -364,10 +365,10 @@ def run_wrk(url: str, work: Path, bodies: dict[str, list[str]], connections: int
     script.write_text(WRK_LUA)
     subprocess.run(["wrk", "-t1", f"-c{connections}", "-d2s", "-s", str(script), url, "--", str(lines)],
                    capture_output=True, check=True)  # warm-up
-    cpu0 = proc_cpu(pid)
+    cpu0 = cpu()
     p = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "-s", str(script), url,
                         "--", str(lines)], capture_output=True, text=True, check=True)
-    cpu1 = proc_cpu(pid)
+    cpu1 = cpu()
     out = p.stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
@@ -478,35 +479,57 @@ async def seed_kv(nats_url: str, scores: dict[str, dict[str, float]]) -> None:
         await nc.close()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class Service:
     """``propolis serve admission`` in its own process; the webhook URL comes from the ready line."""
 
-    def __init__(self, work: Path, nats_url: str, cert: Path, key: Path) -> None:
+    def __init__(self, work: Path, nats_url: str, cert: Path, key: Path, processes: int = 1) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROPOLIS_")}
+        # Several processes share one fixed webhook port (SO_REUSEPORT); one process takes any free port.
+        port = str(_free_port()) if processes > 1 else "-1"
         env |= {"PROPOLIS_DATA_DIR": str(work / "var"), "PROPOLIS_LOG_LEVEL": "warning",
                 "PROPOLIS_NATS__URL": nats_url, "PROPOLIS_GRPC__PORT": "-1", "PROPOLIS_METRICS__PORT": "-1",
-                "PROPOLIS_POLICY__BUNDLE": str(POLICIES), "PROPOLIS_ADMISSION__WEBHOOK_PORT": "-1",
+                "PROPOLIS_POLICY__BUNDLE": str(POLICIES), "PROPOLIS_ADMISSION__WEBHOOK_PORT": port,
+                "PROPOLIS_ADMISSION__PROCESSES": str(processes),
                 "PROPOLIS_ADMISSION__TLS_CERT_FILE": str(cert), "PROPOLIS_ADMISSION__TLS_KEY_FILE": str(key)}
         self.log = work / "admission.log"
-        self.proc = subprocess.Popen([sys.executable, "-m", "propolis.cli", "serve", "admission"], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=self.log.open("wb"))
-        line: list[bytes] = []
-        t = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()))  # type: ignore[union-attr]
-        t.start()
-        t.join(60)
-        if not line or b'"ready"' not in line[0]:
-            self.stop()
-            raise SystemExit(f"admission did not start: {self.log.read_text()[-2000:]}")
-        self.url: str = json.loads(line[0])["endpoints"]["webhook"]
+        self.procs: list[subprocess.Popen[bytes]] = []
+        for i in range(processes):
+            proc = subprocess.Popen([sys.executable, "-m", "propolis.cli", "serve", "admission"], cwd=ROOT, env=env,
+                                    stdout=subprocess.PIPE, stderr=(work / f"admission-{i}.log").open("wb"))
+            self.procs.append(proc)
+            line: list[bytes] = []
+            t = threading.Thread(target=lambda p=proc, out=line: out.append(p.stdout.readline()))  # type: ignore[misc,union-attr]
+            t.start()
+            t.join(60)
+            if not line or b'"ready"' not in line[0]:
+                self.stop()
+                raise SystemExit(f"admission did not start: {(work / f'admission-{i}.log').read_text()[-2000:]}")
+            self.url: str = json.loads(line[0])["endpoints"]["webhook"]
+        self.proc = self.procs[0]
+        self.log = work / "admission-0.log"
+
+    def cpu(self) -> float:
+        """CPU seconds of every service process."""
+        return sum(proc_cpu(p.pid) for p in self.procs)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
             try:
-                self.proc.wait(30)
+                proc.wait(30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+                proc.kill()
+                proc.wait(10)
 
 
 def generate(url: str, ca: Path, bodies_file: Path, mode: str, **kw: Any) -> dict[str, Any]:
@@ -562,6 +585,7 @@ def main() -> None:
     ap.add_argument("--nats", default="", help="NATS URL (default: a private embedded nats-server)")
     ap.add_argument("--profile", type=int, default=0, help="seconds of py-spy (--gil) on the service under load")
     ap.add_argument("--profile-rate", type=float, default=200, help="open-loop rate during the profile")
+    ap.add_argument("--processes", type=int, default=1, help="admission webhook processes sharing the port")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
 
@@ -595,14 +619,14 @@ def main() -> None:
               f"{ref['vm_p50_ms']:.3f} ms, {ref['vm_verdicts_differing']}/{ref['n']} verdicts wrong; "
               f"by kind {ref['engine_p50_by_kind_ms']}",
               flush=True)
-        svc = Service(work, nats_url, cert, key)
+        svc = Service(work, nats_url, cert, key, processes=args.processes)
         print(f"service pid {svc.proc.pid} at {svc.url}", flush=True)
         runs = []
         for rate in [float(r) for r in args.rates.split(",") if r]:
-            cpu0, t0 = proc_cpu(svc.proc.pid), time.monotonic()
+            cpu0, t0 = svc.cpu(), time.monotonic()
             r = generate(svc.url, tls / "ca.crt", bodies_file, "open", rate=rate, duration=args.duration,
                          warmup=args.warmup, connections=args.gen_connections)
-            r["service_cores"] = (proc_cpu(svc.proc.pid) - cpu0) / (time.monotonic() - t0)
+            r["service_cores"] = (svc.cpu() - cpu0) / (time.monotonic() - t0)
             r["ratio_p50_to_engine"] = r["p50_ms"] / ref["engine_p50_ms"]
             runs.append(r)
             print(f"open loop {rate:.0f}/s: achieved {r['achieved_per_s']:.1f}/s, p50 {r['p50_ms']:.2f} "
@@ -615,14 +639,14 @@ def main() -> None:
         closed = []
         for c in [int(x) for x in args.connections.split(",") if x]:
             if shutil.which("wrk"):
-                w = run_wrk(svc.url, work, bodies, c, args.closed_seconds, svc.proc.pid)
+                w = run_wrk(svc.url, work, bodies, c, args.closed_seconds, svc.cpu)
                 print(f"closed loop wrk -c{c}: {w['per_s']:.1f} req/s, p50 {w['p50']} p99 {w['p99']}, "
                       f"non-2xx {w['non_2xx']} {w['socket_errors']}; service {w['service_cores']:.2f} cores",
                       flush=True)
                 closed.append({k: v for k, v in w.items() if k != "raw"})
-            cpu0, t0 = proc_cpu(svc.proc.pid), time.monotonic()
+            cpu0, t0 = svc.cpu(), time.monotonic()
             py = generate(svc.url, tls / "ca.crt", bodies_file, "closed", connections=c, duration=args.closed_seconds)
-            py["service_cores"] = (proc_cpu(svc.proc.pid) - cpu0) / (time.monotonic() - t0)
+            py["service_cores"] = (svc.cpu() - cpu0) / (time.monotonic() - t0)
             print(f"closed loop python -c{c}: {py['per_s']:.1f} req/s, p50 {py['p50_ms']:.2f} ms "
                   f"p99 {py['p99_ms']:.2f} ms, errors {py['errors']}; service {py['service_cores']:.2f} cores",
                   flush=True)

@@ -610,3 +610,27 @@ def test_more_privilege_never_turns_a_deny_into_an_allow(spec: dict[str, Any], h
     if _allowed(spec):
         return
     assert not _allowed(_escalate(spec, how, i)), (how, spec)
+
+
+async def test_processes_share_the_webhook_port(embedded_nats: str, tmp_path: Path, tls: dict[str, Path],
+                                                modes_bundle: Path) -> None:
+    """``admission.processes`` > 1: every process binds the same port (SO_REUSEPORT) and answers on it; with
+    one process a second bind of the port is refused, so nobody shares a port by accident."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    shared = config(tmp_path, embedded_nats, tls, modes_bundle, webhook_port=port, processes=2)
+    async with admission(shared) as first, admission(shared) as second:
+        assert first.endpoints["webhook"] == second.endpoints["webhook"]
+        for _ in range(6):  # new connections, spread over both processes by the kernel
+            async with client(tls) as fresh:
+                status, doc = await post(fresh, first.endpoints["webhook"], review(workload("Pod", pod_spec(
+                    container(GOOD_IMAGE)))))
+                assert status == 200 and doc["response"]["allowed"] is True
+    single = config(tmp_path, embedded_nats, tls, modes_bundle, webhook_port=port)
+    async with admission(single):
+        with pytest.raises(OSError):
+            async with admission(single):
+                pass

@@ -108,6 +108,14 @@ def up(cfg: Config, console: Console, ready_timeout: float = 60.0, registry_port
             procs.append((spec.name, p))
             endpoints = _wait_ready(spec.name, p, ready_timeout, stopping)
             table.add_row(spec.name, "\n".join(f"{k}: {v}" for k, v in endpoints.items() if k != "nats"))
+            if spec.name == "admission":  # more webhook processes on the same port (see AdmissionConfig)
+                extra_env = {**env, "PROPOLIS_GRPC__PORT": "-1", "PROPOLIS_METRICS__PORT": "-1"}
+                for i in range(2, cfg.admission.processes + 1):
+                    p = subprocess.Popen([sys.executable, "-m", "propolis.cli", "serve", spec.name], env=extra_env,
+                                         stdout=subprocess.PIPE, text=True, start_new_session=True)
+                    procs.append((f"{spec.name}-{i}", p))
+                    extra = _wait_ready(spec.name, p, ready_timeout, stopping)
+                    table.add_row(f"{spec.name} #{i}", f"webhook: {extra.get('webhook', '')}")
         console.print(table)
         console.print("Press Ctrl-C to stop.")
         sys.stdout.flush()

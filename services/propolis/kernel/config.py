@@ -198,6 +198,10 @@ class AdmissionConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     #: 0: the default port (8443); negative: any free port.
     webhook_port: int = 0
     webhook_path: str = "/validate"
+    #: Webhook processes sharing ``webhook_port`` (SO_REUSEPORT; the kernel spreads connections):
+    #: one evaluation holds a core, so one process per core. ``propolis up`` starts this many; the
+    #: extra ones serve gRPC and metrics on any free port.
+    processes: int = 1
     #: Serving certificate and key (PEM). Both empty: a self-signed pair is generated into
     #: ``<data_dir>/admission/`` at start (``propolis admission certs`` makes one signed by a CA).
     tls_cert_file: str = ""

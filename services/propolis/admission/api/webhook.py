@@ -92,7 +92,7 @@ class Webhook:
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, a.webhook_host, pick_port(a.webhook_port, self.svc.ctx.spec.rest_port),
-                           ssl_context=context)
+                           ssl_context=context, reuse_port=a.processes > 1 or None)
         await site.start()
         server: Any = site._server
         port = server.sockets[0].getsockname()[1] if server is not None and server.sockets else 0
